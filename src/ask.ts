@@ -1,0 +1,165 @@
+/**
+ * Pending asks and their deadlines.
+ *
+ * A timer per ask would dominate the cost of an ask, so deadlines live in intrusive doubly-linked
+ * lists, one list per distinct timeout value. The clock only moves forward, so appending keeps
+ * each list sorted by deadline: adding and removing are O(1), and a single clock timer armed for
+ * the earliest head sweeps every list when it fires. A reply only unlinks its ask; the shared
+ * timer is never re-armed on the hot path.
+ */
+import type { Clock, TimerHandle } from './clock.js';
+
+/** The bookkeeping an actor keeps about asks: what it waits on, which replies it deferred. */
+export interface AskParty {
+  /** Actors this one has asks outstanding to (for deadlock detection). */
+  waitingOn: AskParty[] | null;
+  /** Asks this one took over with `ctx.deferReply()` and has not answered yet. */
+  deferred: Set<PendingAsk> | null;
+}
+
+export class PendingAsk {
+  resolve!: (value: unknown) => void;
+  reject!: (reason: unknown) => void;
+  readonly promise: Promise<unknown>;
+  settled = false;
+  deadline = 0;
+  prev: PendingAsk | null = null;
+  next: PendingAsk | null = null;
+  list: DeadlineList | null = null;
+  /** The actor that deferred its reply, until it answers. */
+  deferredBy: AskParty | null = null;
+  /** Removes the AbortSignal listener, when the caller passed a signal. */
+  onSettle: (() => void) | null = null;
+
+  constructor(
+    readonly deadlines: AskDeadlines,
+    /** Path of the actor asked. */
+    readonly path: string,
+    /** The asking actor when the ask came from inside one, for deadlock detection. */
+    readonly from: AskParty | null,
+    /** The actor asked, for deadlock detection. */
+    readonly to: AskParty,
+  ) {
+    this.promise = new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+
+  /** Resolves the ask; false when it had already ended (timed out, replied, failed). */
+  succeed(value: unknown): boolean {
+    if (this.settled) return false;
+    this.finish();
+    this.resolve(value);
+    return true;
+  }
+
+  fail(error: unknown): boolean {
+    if (this.settled) return false;
+    this.finish();
+    this.reject(error);
+    return true;
+  }
+
+  private finish(): void {
+    this.settled = true;
+    if (this.list !== null) this.deadlines.remove(this);
+    const from = this.from;
+    if (from !== null && from.waitingOn !== null) {
+      const i = from.waitingOn.indexOf(this.to);
+      if (i >= 0) from.waitingOn.splice(i, 1);
+    }
+    if (this.deferredBy !== null) this.deferredBy.deferred?.delete(this);
+    if (this.onSettle !== null) this.onSettle();
+  }
+}
+
+class DeadlineList {
+  head: PendingAsk | null = null;
+  tail: PendingAsk | null = null;
+  constructor(readonly timeoutMs: number) {}
+}
+
+export class AskDeadlines {
+  private readonly lists = new Map<number, DeadlineList>();
+  private timer: TimerHandle | null = null;
+  private armedFor = Infinity;
+  /** Asks waiting for a reply. */
+  pending = 0;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly expire: (ask: PendingAsk, timeoutMs: number) => void,
+  ) {}
+
+  add(ask: PendingAsk, timeoutMs: number): void {
+    let list = this.lists.get(timeoutMs);
+    if (list === undefined) {
+      list = new DeadlineList(timeoutMs);
+      this.lists.set(timeoutMs, list);
+    }
+    const deadline = this.clock.now() + timeoutMs;
+    ask.deadline = deadline;
+    ask.list = list;
+    const tail = list.tail;
+    if (tail === null) list.head = ask;
+    else {
+      tail.next = ask;
+      ask.prev = tail;
+    }
+    list.tail = ask;
+    this.pending++;
+    if (deadline < this.armedFor) this.arm(deadline);
+  }
+
+  remove(ask: PendingAsk): void {
+    const list = ask.list!;
+    const { prev, next } = ask;
+    if (prev === null) list.head = next;
+    else prev.next = next;
+    if (next === null) list.tail = prev;
+    else next.prev = prev;
+    ask.prev = ask.next = null;
+    ask.list = null;
+    this.pending--;
+  }
+
+  /** Fails every pending ask with `error` (shutdown) and disarms the timer. */
+  failAll(error: () => unknown): void {
+    for (const list of this.lists.values()) {
+      while (list.head !== null) list.head.fail(error());
+    }
+    this.lists.clear();
+    this.disarm();
+  }
+
+  private arm(deadline: number): void {
+    this.disarm();
+    this.armedFor = deadline;
+    this.timer = this.clock.setTimeout(this.sweep, Math.max(0, deadline - this.clock.now()));
+  }
+
+  private disarm(): void {
+    if (this.timer !== null) this.clock.clearTimeout(this.timer);
+    this.timer = null;
+    this.armedFor = Infinity;
+  }
+
+  private readonly sweep = (): void => {
+    this.timer = null;
+    this.armedFor = Infinity;
+    const now = this.clock.now();
+    let earliest = Infinity;
+    for (const [timeoutMs, list] of this.lists) {
+      let head = list.head;
+      while (head !== null && head.deadline <= now) {
+        this.expire(head, timeoutMs); // settles the ask, which unlinks it
+        if (list.head === head) this.remove(head); // expire must not leave it linked
+        head = list.head;
+      }
+      if (head === null) this.lists.delete(timeoutMs);
+      else if (head.deadline < earliest) earliest = head.deadline;
+    }
+    if (earliest !== Infinity && earliest < this.armedFor) this.arm(earliest);
+  };
+}

@@ -1,0 +1,76 @@
+/**
+ * Typed errors of Genesis. Every error has a stable `code` so callers can branch on it
+ * without parsing messages; `path` names the actor involved where there is one.
+ */
+export class GenesisError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** An ask did not get a reply within its `timeoutMs`. */
+export class TimeoutError extends GenesisError {
+  constructor(readonly path: string, readonly timeoutMs: number) {
+    super('TIMEOUT', `ask to ${path} timed out after ${timeoutMs} ms`);
+  }
+}
+
+/** An ask to oneself, or one that would close a cycle of actors waiting on each other. */
+export class DeadlockError extends GenesisError {
+  constructor(readonly path: string, readonly cycle: string[]) {
+    super('DEADLOCK', `ask to ${path} would deadlock: ${cycle.join(' -> ')}`);
+  }
+}
+
+/** The target's breaker is open: the call was refused at once. */
+export class CircuitOpenError extends GenesisError {
+  constructor(readonly path: string, message = `circuit of ${path} is open`) {
+    super('CIRCUIT_OPEN', message);
+  }
+}
+
+/** The target's mailbox was full and its overflow policy refused the message. */
+export class MailboxFullError extends GenesisError {
+  constructor(readonly path: string, readonly capacity: number) {
+    super('MAILBOX_FULL', `mailbox of ${path} is full (capacity ${capacity})`);
+  }
+}
+
+/** The handler of an ask finished without `ctx.reply` and without `ctx.deferReply()`. */
+export class NoReplyError extends GenesisError {
+  constructor(readonly path: string) {
+    super('NO_REPLY', `${path} handled the ask without replying (use ctx.reply or ctx.deferReply)`);
+  }
+}
+
+/** The target actor is stopped, stopped while the ask was pending, or crashed handling it. */
+export class ActorStoppedError extends GenesisError {
+  constructor(readonly path: string, message = `actor ${path} is stopped`, options?: { cause?: unknown }) {
+    super('ACTOR_STOPPED', message, options);
+  }
+}
+
+/** The whole system has shut down. An ActorStoppedError, so one catch handles both. */
+export class SystemStoppedError extends ActorStoppedError {
+  constructor(readonly systemName: string) {
+    super('/', `actor system '${systemName}' has shut down`);
+    (this as { code: string }).code = 'SYSTEM_STOPPED';
+  }
+}
+
+/** A snapshot row failed its checksum, did not decode, or was written by a newer version. */
+export class SnapshotCorruptError extends GenesisError {
+  constructor(readonly path: string, readonly seq: number, why: string) {
+    super('SNAPSHOT_CORRUPT', `snapshot ${seq} of ${path} is unusable: ${why}`);
+  }
+}
+
+/** A bad option or definition, raised where it was given; names the option and why. */
+export class ConfigError extends GenesisError {
+  constructor(readonly option: string, why: string) {
+    super('CONFIG', `invalid ${option}: ${why}`);
+  }
+}

@@ -1,0 +1,36 @@
+/** The public API of Genesis. Everything not exported here is internal. */
+export { ActorSystem } from './system.js';
+export type { SystemOptions, TreeNode, MailboxView, SystemMetrics } from './system.js';
+export { defineActor, isBehavior } from './actor.js';
+export type {
+  ActorDefinition,
+  AskOptions,
+  Behavior,
+  Context,
+  DeferredReply,
+  DownSignal,
+  ExitReason,
+  PublishOptions,
+  Signal,
+  SpawnOptions,
+  TellOptions,
+} from './actor.js';
+export { ActorRef } from './ref.js';
+export type { ActorEvent } from './events.js';
+export type { MailboxOptions, OverflowPolicy } from './mailbox.js';
+export type { DeadLetter, DeadLetterReason } from './dead-letters.js';
+export { DeadLetters } from './dead-letters.js';
+export { realClock, SimulatedClock } from './clock.js';
+export type { Clock } from './clock.js';
+export {
+  GenesisError,
+  TimeoutError,
+  DeadlockError,
+  CircuitOpenError,
+  MailboxFullError,
+  NoReplyError,
+  ActorStoppedError,
+  SystemStoppedError,
+  SnapshotCorruptError,
+  ConfigError,
+} from './errors.js';

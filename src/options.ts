@@ -1,0 +1,65 @@
+/**
+ * Validation of user-supplied options. Every bad value becomes a ConfigError naming the option,
+ * raised where it was given — never a silent default, never a failure later.
+ */
+import { ConfigError } from './errors.js';
+import { DEFAULT_MAILBOX, type MailboxConfig, type MailboxOptions } from './mailbox.js';
+
+const OVERFLOW = ['reject', 'drop-oldest', 'drop-newest'];
+
+function show(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+}
+
+export function positiveInteger(option: string, value: unknown, allowInfinity = false): number {
+  if ((allowInfinity && value === Infinity) || (Number.isInteger(value) && (value as number) > 0)) return value as number;
+  throw new ConfigError(option, `must be a positive integer (got ${show(value)})`);
+}
+
+export function positiveNumber(option: string, value: unknown): number {
+  if (typeof value === 'number' && Number.isFinite(value) && value > 0) return value;
+  throw new ConfigError(option, `must be a positive finite number (got ${show(value)})`);
+}
+
+/** Rejects keys the caller did not mean (typos), naming them and the accepted ones. */
+export function knownKeys(option: string, value: object, allowed: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) throw new ConfigError(`${option}.${key}`, `unknown option (expected one of: ${allowed.join(', ')})`);
+  }
+}
+
+export function checkObject(option: string, value: unknown): asserts value is object {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError(option, `must be an object (got ${show(value)})`);
+  }
+}
+
+const mailboxCache = new WeakMap<MailboxOptions, MailboxConfig>();
+
+/** Validates mailbox options once per options object (spawning many actors with one object is cheap). */
+export function mailboxConfig(options: MailboxOptions | undefined, option = 'mailbox'): MailboxConfig {
+  if (options === undefined) return DEFAULT_MAILBOX;
+  const cached = mailboxCache.get(options);
+  if (cached) return cached;
+  checkObject(option, options);
+  knownKeys(option, options, ['capacity', 'overflow', 'batchSize', 'throughput']);
+  const overflow = options.overflow ?? DEFAULT_MAILBOX.overflow;
+  if (!OVERFLOW.includes(overflow)) {
+    throw new ConfigError(`${option}.overflow`, `must be one of ${OVERFLOW.map(show).join(', ')} (got ${show(overflow)})`);
+  }
+  const config: MailboxConfig = Object.freeze({
+    capacity: options.capacity === undefined ? DEFAULT_MAILBOX.capacity : positiveInteger(`${option}.capacity`, options.capacity, true),
+    overflow,
+    batchSize: options.batchSize === undefined ? DEFAULT_MAILBOX.batchSize : positiveInteger(`${option}.batchSize`, options.batchSize),
+    throughput: options.throughput === undefined ? DEFAULT_MAILBOX.throughput : positiveInteger(`${option}.throughput`, options.throughput),
+  });
+  mailboxCache.set(options, config);
+  return config;
+}
+
+export function checkName(option: string, name: unknown): string {
+  if (typeof name !== 'string' || name.length === 0 || name.includes('/') || name.startsWith('$')) {
+    throw new ConfigError(option, `must be a non-empty string without '/' and not starting with '$' (got ${show(name)})`);
+  }
+  return name;
+}

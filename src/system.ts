@@ -1,0 +1,366 @@
+/**
+ * ActorSystem: owns the scheduler, the actors, the ask deadlines, pub/sub, dead letters and the
+ * logger of one runtime instance. Several systems can live in one process.
+ */
+import type { Logger, LoggerOptions } from 'pino';
+import { type AskOptions, type Behavior, type ExitReason, isBehavior, type PublishOptions, type SpawnOptions } from './actor.js';
+import { AskDeadlines, PendingAsk } from './ask.js';
+import { ActorCell, EVENT, Status, STATUS_NAMES } from './cell.js';
+import { type Clock, realClock } from './clock.js';
+import { DeadLetters } from './dead-letters.js';
+import {
+  ActorStoppedError,
+  ConfigError,
+  DeadlockError,
+  MailboxFullError,
+  SystemStoppedError,
+  TimeoutError,
+} from './errors.js';
+import { type ActorEvent, checkTopic, EventBus } from './events.js';
+import { createLogger } from './logger.js';
+import { DEFAULT_PRIORITY } from './mailbox.js';
+import { checkName, checkObject, knownKeys, mailboxConfig, positiveInteger, positiveNumber } from './options.js';
+import { ActorRef, checkPriority } from './ref.js';
+import { Scheduler } from './scheduler.js';
+
+export interface SystemOptions {
+  name?: string;
+  /** Snapshot store (arrives with snapshots): a SQLite path, ':memory:', a store, or false. */
+  store?: string | false | object;
+  /** A pino logger to use (a child is taken), or pino options for a new one. */
+  logger?: Logger | LoggerOptions;
+  /** Time source for deadlines and delays; a SimulatedClock in tests. */
+  clock?: Clock;
+  /** System-mode settings (arrive with modes). */
+  modes?: object;
+  /** Default ask timeout (ms), 5000. */
+  askTimeoutMs?: number;
+  /** How many dead letters the ring keeps, 1000. */
+  deadLetterCapacity?: number;
+}
+
+export interface MailboxView {
+  size: number;
+  system: number;
+  byPriority: number[];
+}
+
+export interface TreeNode {
+  path: string;
+  name: string;
+  kind: 'supervisor' | 'worker' | 'pool';
+  status: (typeof STATUS_NAMES)[number];
+  restarts: number;
+  mailbox: MailboxView;
+  children: TreeNode[];
+}
+
+export interface SystemMetrics {
+  actors: number;
+  messagesHandled: number;
+  asksPending: number;
+  runQueue: number;
+  deadLetters: number;
+  eventsPublished: number;
+  eventsUnrouted: number;
+}
+
+const SYSTEM_KEYS = ['name', 'store', 'logger', 'clock', 'modes', 'askTimeoutMs', 'deadLetterCapacity'];
+const SPAWN_KEYS = ['name', 'args', 'mailbox', 'parent'];
+const ASK_KEYS = ['timeoutMs', 'priority', 'signal'];
+
+export class ActorSystem {
+  readonly name: string;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly deadLetters: DeadLetters;
+  /** @internal */ readonly scheduler = new Scheduler();
+  /** @internal The actor whose handler is running synchronously right now, if any. */
+  current: ActorCell | null = null;
+  /** @internal */ readonly deadlines: AskDeadlines;
+  private readonly bus = new EventBus<ActorCell>();
+  private readonly roots = new Map<string, ActorCell>();
+  private readonly askTimeoutMs: number;
+  private nextId = 0;
+  private live = 0;
+  private published = 0;
+  private unrouted = 0;
+  private state: 'running' | 'stopping' | 'stopped' = 'running';
+  private shuttingDown: Promise<void> | null = null;
+
+  static async start(options: SystemOptions = {}): Promise<ActorSystem> {
+    return new ActorSystem(options);
+  }
+
+  private constructor(options: SystemOptions) {
+    checkObject('ActorSystem.start(options)', options);
+    knownKeys('ActorSystem.start(options)', options, SYSTEM_KEYS);
+    if (options.name !== undefined && (typeof options.name !== 'string' || options.name.length === 0)) {
+      throw new ConfigError('name', `must be a non-empty string (got ${String(options.name)})`);
+    }
+    this.name = options.name ?? 'genesis';
+    const clock = options.clock ?? realClock;
+    if (typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
+      throw new ConfigError('clock', 'must have now(), setTimeout() and clearTimeout()');
+    }
+    this.clock = clock;
+    this.askTimeoutMs = options.askTimeoutMs === undefined ? 5000 : positiveNumber('askTimeoutMs', options.askTimeoutMs);
+    this.log = createLogger(this.name, options.logger);
+    this.deadLetters = new DeadLetters(
+      options.deadLetterCapacity === undefined ? 1000 : positiveInteger('deadLetterCapacity', options.deadLetterCapacity),
+      this.log,
+    );
+    this.deadlines = new AskDeadlines(clock, (ask, timeoutMs) => ask.fail(new TimeoutError(ask.path, timeoutMs)));
+  }
+
+  /** The system mode; 'normal' until modes escalate it. */
+  get mode(): string {
+    return 'normal';
+  }
+
+  get isRunning(): boolean {
+    return this.state === 'running';
+  }
+
+  // ---- Actors --------------------------------------------------------------------------
+
+  /** Starts an actor at the top level, or under `options.parent`. */
+  spawn<S, M, A>(behavior: Behavior<S, M, A>, options?: SpawnOptions<A>): ActorRef<M> {
+    let parent: ActorCell | null = null;
+    if (options !== undefined && options.parent !== undefined) {
+      if (!(options.parent instanceof ActorRef)) throw new ConfigError('parent', 'must be an ActorRef');
+      parent = options.parent.cell;
+    }
+    return this.spawnChild(behavior, options, parent) as ActorRef<M>;
+  }
+
+  /** @internal */
+  spawnChild(behavior: Behavior, options: SpawnOptions | undefined, parent: ActorCell | null): ActorRef {
+    if (this.state !== 'running') throw new SystemStoppedError(this.name);
+    if (!isBehavior(behavior)) throw new ConfigError('spawn(behavior)', 'is not a behavior made by defineActor');
+    let name: string;
+    let mailbox = undefined;
+    let args: unknown = undefined;
+    if (options !== undefined) {
+      checkObject('spawn options', options);
+      knownKeys('spawn options', options, SPAWN_KEYS);
+      name = options.name === undefined ? `$${++this.nextId}` : checkName('name', options.name);
+      mailbox = options.mailbox;
+      args = options.args;
+    } else name = `$${++this.nextId}`;
+    const config = mailboxConfig(mailbox);
+    if (parent !== null && parent.status >= Status.Stopping) throw new ActorStoppedError(parent.path, `cannot spawn under ${parent.path}: it is stopped`);
+    const siblings = parent === null ? this.roots : (parent.children ??= new Map());
+    if (siblings.has(name)) {
+      throw new ConfigError('name', `'${name}' is already taken under ${parent === null ? '/' : parent.path}`);
+    }
+    const path = parent === null ? '/' + name : parent.path + '/' + name;
+    const cell = new ActorCell(this, behavior, parent, name, path, args, config);
+    siblings.set(name, cell);
+    this.live++;
+    cell.start();
+    return cell.ref;
+  }
+
+  /** Finds a live actor by path (`/trading/strategy`). */
+  lookup(path: string): ActorRef | undefined {
+    if (typeof path !== 'string' || !path.startsWith('/')) return undefined;
+    const parts = path.split('/');
+    let cell = this.roots.get(parts[1]!);
+    for (let i = 2; cell !== undefined && i < parts.length; i++) cell = cell.children?.get(parts[i]!);
+    return cell !== undefined && cell.isAlive ? cell.ref : undefined;
+  }
+
+  /** Stops an actor normally (children first, then terminate); resolves once it has stopped. */
+  stop(ref: ActorRef): Promise<void> {
+    if (!(ref instanceof ActorRef)) throw new ConfigError('stop(ref)', 'must be an ActorRef');
+    return ref.cell.requestStop('normal');
+  }
+
+  /**
+   * Stops every actor (top-level actors in reverse start order, each after its children), then
+   * fails every ask still pending. Afterwards spawn throws, tell dead-letters, ask rejects.
+   */
+  shutdown(): Promise<void> {
+    if (this.shuttingDown) return this.shuttingDown;
+    this.state = 'stopping';
+    return (this.shuttingDown = (async () => {
+      for (const cell of [...this.roots.values()].reverse()) await cell.requestStop('shutdown');
+      this.state = 'stopped';
+      this.deadlines.failAll(() => new SystemStoppedError(this.name));
+      this.log.flush?.();
+    })());
+  }
+
+  /** @internal A handler threw: before supervision, the actor is stopped. */
+  actorCrashed(cell: ActorCell, error: unknown): void {
+    void cell.stopNow({ error });
+  }
+
+  /** @internal The actor has stopped for good: it leaves its parent and the name is free again. */
+  actorStopped(cell: ActorCell): void {
+    const siblings = cell.parentCell === null ? this.roots : cell.parentCell.children;
+    if (siblings?.get(cell.name) === cell) siblings.delete(cell.name);
+    this.live--;
+  }
+
+  /** @internal */
+  mailboxFull(cell: ActorCell): MailboxFullError {
+    return new MailboxFullError(cell.path, cell.mailbox.config.capacity);
+  }
+
+  // ---- Ask -----------------------------------------------------------------------------
+
+  /** @internal `from` is the asking actor when the ask comes from inside one. */
+  ask(target: ActorCell, message: unknown, options: AskOptions | undefined, from: ActorCell | null): Promise<unknown> {
+    if (this.state === 'stopped') return Promise.reject(new SystemStoppedError(this.name));
+    let timeoutMs = this.askTimeoutMs;
+    let priority = DEFAULT_PRIORITY;
+    let signal: AbortSignal | undefined;
+    if (options !== undefined) {
+      try {
+        knownKeys('ask options', options, ASK_KEYS);
+        if (options.timeoutMs !== undefined) timeoutMs = positiveNumber('timeoutMs', options.timeoutMs);
+        priority = checkPriority(options);
+        signal = options.signal;
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      if (signal?.aborted) return Promise.reject(signal.reason);
+    }
+    if (from !== null) {
+      const cycle = this.findCycle(target, from);
+      if (cycle !== null) return Promise.reject(new DeadlockError(target.path, cycle));
+    }
+    const ask = new PendingAsk(this.deadlines, target.path, from, target);
+    this.deadlines.add(ask, timeoutMs);
+    if (from !== null) (from.waitingOn ??= []).push(target);
+    if (signal !== undefined) {
+      const onAbort = () => ask.fail(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      ask.onSettle = () => signal.removeEventListener('abort', onAbort);
+    }
+    target.deliver(priority, message, ask);
+    return ask.promise;
+  }
+
+  /**
+   * Would `from` asking `target` close a cycle of actors waiting on each other? Follows the asks
+   * outstanding from actors that are inside a handler (only those hold their mailbox).
+   * Returns the cycle's paths, or null.
+   */
+  private findCycle(target: ActorCell, from: ActorCell): string[] | null {
+    if (target === from) return [from.path, from.path];
+    const trail: ActorCell[] = [from, target];
+    const seen = new Set<ActorCell>();
+    const visit = (cell: ActorCell): boolean => {
+      if (seen.has(cell)) return false;
+      seen.add(cell);
+      const waitingOn = cell.waitingOn as ActorCell[] | null;
+      if (waitingOn === null || !(cell.busy || cell === this.current)) return false;
+      for (const next of waitingOn) {
+        trail.push(next);
+        if (next === from || visit(next)) return true;
+        trail.pop();
+      }
+      return false;
+    };
+    return visit(target) ? trail.map((c) => c.path) : null;
+  }
+
+  // ---- Pub/sub -------------------------------------------------------------------------
+
+  /** Publishes to every subscriber whose pattern matches, except the source actor. */
+  publish(topic: string, data: unknown, options?: PublishOptions): void {
+    let source: ActorCell | null = null;
+    let sourcePath: string | undefined;
+    let priority = DEFAULT_PRIORITY;
+    if (options !== undefined) {
+      checkObject('publish options', options);
+      knownKeys('publish options', options, ['source', 'priority']);
+      priority = checkPriority(options);
+      if (options.source instanceof ActorRef) {
+        source = options.source.cell;
+        sourcePath = source.path;
+      } else if (options.source !== undefined) {
+        sourcePath = String(options.source);
+        source = this.lookup(sourcePath)?.cell ?? null;
+      }
+    }
+    this.deliverEvent(topic, data, source, sourcePath, priority);
+  }
+
+  /** @internal */
+  publishFrom(topic: string, data: unknown, source: ActorCell, priority: number): void {
+    this.deliverEvent(topic, data, source, source.path, priority);
+  }
+
+  private deliverEvent(topic: string, data: unknown, source: ActorCell | null, sourcePath: string | undefined, priority: number): void {
+    checkTopic(topic);
+    if (topic.includes('*')) throw new ConfigError('topic', `cannot publish to a pattern (got "${topic}")`);
+    if (this.state === 'stopped') throw new SystemStoppedError(this.name);
+    this.published++;
+    const event: ActorEvent = sourcePath === undefined ? { topic, data } : { topic, data, source: sourcePath };
+    let delivered = 0;
+    for (const cell of this.bus.match(topic)) {
+      if (cell === source) continue; // never back to the publisher
+      cell.deliver(priority, event, EVENT);
+      delivered++;
+    }
+    if (delivered === 0) this.unrouted++;
+  }
+
+  /** Subscribes an actor (which must define onEvent) to a topic or pattern. */
+  subscribe(ref: ActorRef, topic: string): void {
+    if (!(ref instanceof ActorRef)) throw new ConfigError('subscribe(ref)', 'must be an ActorRef');
+    checkTopic(topic);
+    const cell = ref.cell;
+    if (cell.behavior.onEvent === undefined) throw new ConfigError('subscribe', `${cell.path} has no onEvent handler`);
+    if (!cell.isAlive) return;
+    const topics = (cell.topics ??= []);
+    if (topics.includes(topic)) return;
+    topics.push(topic);
+    this.bus.subscribe(cell, topic);
+  }
+
+  unsubscribe(ref: ActorRef, topic: string): boolean {
+    const cell = ref.cell;
+    const i = cell.topics?.indexOf(topic) ?? -1;
+    if (i < 0) return false;
+    cell.topics!.splice(i, 1);
+    return this.bus.unsubscribe(cell, topic);
+  }
+
+  // ---- Inspection ----------------------------------------------------------------------
+
+  /** The actor tree as plain data, top-level actors in start order. */
+  tree(): TreeNode[] {
+    const node = (cell: ActorCell): TreeNode => {
+      const depths = cell.mailbox.depths();
+      return {
+        path: cell.path,
+        name: cell.name,
+        kind: 'worker',
+        status: STATUS_NAMES[cell.status],
+        restarts: 0,
+        mailbox: { size: cell.mailbox.size, system: depths.system, byPriority: depths.byPriority },
+        children: cell.children ? [...cell.children.values()].map(node) : [],
+      };
+    };
+    return [...this.roots.values()].map(node);
+  }
+
+  metrics(): SystemMetrics {
+    return {
+      actors: this.live,
+      messagesHandled: this.scheduler.handled,
+      asksPending: this.deadlines.pending,
+      runQueue: this.scheduler.depth,
+      deadLetters: this.deadLetters.total,
+      eventsPublished: this.published,
+      eventsUnrouted: this.unrouted,
+    };
+  }
+}
+
+export type { ExitReason };
