@@ -1,0 +1,239 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ActorStoppedError,
+  type ActorRef,
+  DeadlockError,
+  defineActor,
+  NoReplyError,
+  SimulatedClock,
+  TimeoutError,
+} from '../src/index.js';
+import { nextTurn, startSystem } from './helpers.js';
+
+const Echo = defineActor<null, unknown>({ receive: (_s, m, ctx) => void ctx.reply(m) });
+const Silent = defineActor<null, unknown>({ receive() {} });
+const Deferring = defineActor<null, unknown>({ receive: (_s, _m, ctx) => void ctx.deferReply() });
+
+describe('ask', () => {
+  it('resolves with the value passed to ctx.reply', async () => {
+    const system = await startSystem();
+    const echo = system.spawn(Echo);
+    expect(await echo.ask({ hello: 'world' })).toEqual({ hello: 'world' });
+  });
+
+  it('fails with NoReplyError when the handler ends without replying, sync or async', async () => {
+    const system = await startSystem();
+    await expect(system.spawn(Silent).ask('x')).rejects.toBeInstanceOf(NoReplyError);
+    const asyncSilent = system.spawn(defineActor({ receive: async () => { await Promise.resolve(); } }));
+    const error = await asyncSilent.ask('x').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NoReplyError);
+    expect((error as NoReplyError).code).toBe('NO_REPLY');
+    expect(asyncSilent.alive).toBe(true);
+  });
+
+  it('answers later through ctx.deferReply()', async () => {
+    const system = await startSystem();
+    const replies: Array<(v: unknown) => boolean> = [];
+    const ref = system.spawn(defineActor({ receive: (_s, _m, ctx) => void replies.push(ctx.deferReply()) }));
+    const answer = ref.ask('q');
+    await nextTurn();
+    expect(replies).toHaveLength(1);
+    expect(replies[0]!(42)).toBe(true);
+    expect(replies[0]!(43)).toBe(false); // an ask ends once
+    expect(await answer).toBe(42);
+  });
+
+  it('times out with TimeoutError on the system clock, without a real wait', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    const ref = system.spawn(Deferring, { name: 'slow' });
+    const answer = ref.ask('q', { timeoutMs: 250 });
+    const settled = answer.catch((e: unknown) => e);
+    await nextTurn();
+    clock.advance(249);
+    await nextTurn();
+    let done = false;
+    void settled.then(() => (done = true));
+    await nextTurn();
+    expect(done).toBe(false);
+    clock.advance(1);
+    const error = await settled;
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect((error as TimeoutError).message).toBe('ask to /slow timed out after 250 ms');
+    expect(system.metrics().asksPending).toBe(0);
+  });
+
+  it('uses one clock timer for many pending asks, not one each', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    const ref = system.spawn(Deferring);
+    const asks = Array.from({ length: 1000 }, () => ref.ask('q', { timeoutMs: 100 }).catch((e: unknown) => e));
+    expect(clock.pendingTimers).toBe(1);
+    clock.advance(100);
+    const results = await Promise.all(asks);
+    expect(results.every((e) => e instanceof TimeoutError)).toBe(true);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('times out asks with different timeouts each at its own deadline', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    const ref = system.spawn(Deferring);
+    const ended: number[] = [];
+    const asks = [300, 100, 200].map((ms) => ref.ask('q', { timeoutMs: ms }).catch(() => ended.push(ms)));
+    for (const step of [100, 100, 100]) {
+      clock.advance(step);
+      await nextTurn();
+    }
+    await Promise.all(asks);
+    expect(ended).toEqual([100, 200, 300]);
+  });
+
+  it('still handles an ask message whose asker has timed out (nothing is lost)', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    const seen: unknown[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const ref = system.spawn(
+      defineActor<null, string>({
+        async receive(_s, m, ctx) {
+          seen.push(m);
+          if (m === 'block') await gate;
+          ctx.reply('ok');
+        },
+      }),
+    );
+    ref.tell('block');
+    const late = ref.ask('late', { timeoutMs: 10 }).catch((e: unknown) => e);
+    await nextTurn();
+    clock.advance(10);
+    expect(await late).toBeInstanceOf(TimeoutError);
+    release();
+    await nextTurn();
+    await nextTurn();
+    expect(seen).toEqual(['block', 'late']);
+  });
+
+  it('rejects with the abort reason when its AbortSignal fires', async () => {
+    const system = await startSystem();
+    const ref = system.spawn(Deferring);
+    const controller = new AbortController();
+    const answer = ref.ask('q', { signal: controller.signal });
+    controller.abort(new Error('caller gave up'));
+    await expect(answer).rejects.toThrow('caller gave up');
+    await expect(ref.ask('q', { signal: AbortSignal.abort() })).rejects.toThrow();
+  });
+
+  it('rejects asks still waiting on a deferred reply when the actor stops', async () => {
+    const system = await startSystem();
+    const ref = system.spawn(Deferring);
+    const answer = ref.ask('q');
+    await nextTurn();
+    await system.stop(ref);
+    await expect(answer).rejects.toBeInstanceOf(ActorStoppedError);
+  });
+
+  it('fails at once with ActorStoppedError for a stopped actor', async () => {
+    const system = await startSystem();
+    const ref = system.spawn(Echo);
+    await system.stop(ref);
+    await expect(ref.ask('x')).rejects.toBeInstanceOf(ActorStoppedError);
+    expect(system.deadLetters.counts()).toEqual({ stopped: 1 });
+  });
+});
+
+describe('deadlock detection', () => {
+  it('fails an ask to oneself at once with DeadlockError', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    const ref = system.spawn(
+      defineActor<null, string>({
+        async receive(_s, m, ctx) {
+          if (m === 'self') {
+            const e = await ctx.ask(ctx.self, 'inner').catch((err: unknown) => err);
+            ctx.reply(e);
+          }
+        },
+      }),
+      { name: 'narcissus' },
+    );
+    const error = await ref.ask('self');
+    expect(error).toBeInstanceOf(DeadlockError);
+    expect((error as DeadlockError).cycle).toEqual(['/narcissus', '/narcissus']);
+    expect(clock.now()).toBe(0); // no time had to pass
+  });
+
+  /** Each actor forwards an ask to the next; the last asks the first back. */
+  function ring(system: Awaited<ReturnType<typeof startSystem>>, size: number): ActorRef<string>[] {
+    const refs: ActorRef<string>[] = [];
+    const Link = defineActor<number, string, { index: number }>({
+      init: (args) => args.index,
+      async receive(index, m, ctx) {
+        const next = refs[(index + 1) % size]!;
+        try {
+          ctx.reply(await ctx.ask(next, m, { timeoutMs: 60_000 }));
+        } catch (error) {
+          ctx.reply(error);
+        }
+      },
+    });
+    for (let i = 0; i < size; i++) refs.push(system.spawn(Link, { name: `n${i}`, args: { index: i } }));
+    return refs;
+  }
+
+  it('detects a 2-cycle (A asks B while B, in its handler, asks A) without waiting', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    const [a] = ring(system, 2);
+    const result = await a!.ask('go', { timeoutMs: 60_000 });
+    expect(result).toBeInstanceOf(DeadlockError);
+    expect((result as DeadlockError).cycle).toEqual(['/n1', '/n0', '/n1']);
+    expect(clock.now()).toBe(0);
+  });
+
+  it('detects a 3-cycle without waiting', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    const [a] = ring(system, 3);
+    const result = await a!.ask('go', { timeoutMs: 60_000 });
+    expect(result).toBeInstanceOf(DeadlockError);
+    expect((result as DeadlockError).cycle).toEqual(['/n2', '/n0', '/n1', '/n2']);
+  });
+
+  it('does not report a deadlock for a chain that ends (A → B → C)', async () => {
+    const system = await startSystem();
+    const c = system.spawn(Echo, { name: 'c' });
+    const Forward = defineActor<ActorRef, string, { to: ActorRef }>({
+      init: (args) => args.to,
+      async receive(to, m, ctx) {
+        ctx.reply(`${ctx.name}>` + (await ctx.ask(to, m)));
+      },
+    });
+    const b = system.spawn(Forward, { name: 'b', args: { to: c } });
+    const a = system.spawn(Forward, { name: 'a', args: { to: b } });
+    expect(await a.ask('hi')).toBe('a>b>hi');
+  });
+
+  it('allows asking back an actor that is no longer inside the handler that asked', async () => {
+    const system = await startSystem();
+    let peer!: ActorRef;
+    const A = defineActor<null, string>({
+      receive(_s, m, ctx) {
+        if (m === 'start') void ctx.ask(peer, 'ping').catch(() => {}); // fire and forget: A is free
+        else ctx.reply('pong from A');
+      },
+    });
+    const a = system.spawn(A, { name: 'a' });
+    peer = system.spawn(
+      defineActor<null, string>({
+        async receive(_s, _m, ctx) {
+          ctx.reply(await ctx.ask(a, 'back'));
+        },
+      }),
+      { name: 'b' },
+    );
+    a.tell('start');
+    expect(await peer.ask('direct')).toBe('pong from A');
+  });
+});
