@@ -20,7 +20,7 @@ import { type AskParty, PendingAsk } from './ask.js';
 import type { DeadLetterReason } from './dead-letters.js';
 import { ActorStoppedError, NoReplyError } from './errors.js';
 import type { ActorEvent } from './events.js';
-import { Mailbox, type MailboxConfig, Offer, SYSTEM_LANE } from './mailbox.js';
+import { evicted, Mailbox, type MailboxConfig, Offer, SYSTEM_LANE } from './mailbox.js';
 import { ActorRef, checkPriority } from './ref.js';
 import type { Runnable } from './scheduler.js';
 import type { ActorSystem } from './system.js';
@@ -44,14 +44,17 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }
 
-export class ActorCell implements Runnable, AskParty, Context {
+/**
+ * The cell *is* its mailbox (it extends Mailbox) rather than holding one: one object fewer per
+ * actor (memory, GC, spawn time) and one indirection fewer on every tell and take.
+ */
+export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
   state: unknown = undefined;
   status: Status = Status.Starting;
   /** Someone will look at the mailbox: queued to run, running, or a handler/init in flight. */
   scheduled = true;
   /** An async handler or init is in flight: the mailbox is held until it settles. */
   busy = false;
-  readonly mailbox: Mailbox;
   readonly ref: ActorRef;
   /** The ask being handled, until replied to or deferred. */
   currentAsk: PendingAsk | null = null;
@@ -74,8 +77,12 @@ export class ActorCell implements Runnable, AskParty, Context {
     readonly args: unknown,
     mailbox: MailboxConfig,
   ) {
-    this.mailbox = new Mailbox(mailbox);
+    super(mailbox);
     this.ref = new ActorRef(this);
+  }
+
+  get mailbox(): Mailbox {
+    return this;
   }
 
   // ---- Context -------------------------------------------------------------------------
@@ -170,7 +177,7 @@ export class ActorCell implements Runnable, AskParty, Context {
       this.undeliverable(message, meta, 'stopped');
       return false;
     }
-    const mailbox = this.mailbox;
+    const mailbox: Mailbox = this;
     const offered = mailbox.offer(priority, message, meta);
     if (offered !== Offer.Accepted) {
       const overflow = mailbox.config.overflow;
@@ -178,8 +185,9 @@ export class ActorCell implements Runnable, AskParty, Context {
         this.undeliverable(message, meta, overflow === 'reject' ? 'rejected' : overflow === 'drop-newest' ? 'dropped-newest' : 'dropped-oldest');
         return false;
       }
-      this.undeliverable(mailbox.evictedMessage, mailbox.evictedMeta, 'dropped-oldest');
-      mailbox.evictedMessage = mailbox.evictedMeta = undefined;
+      const { message: victim, meta: victimMeta } = evicted;
+      evicted.message = evicted.meta = undefined;
+      this.undeliverable(victim, victimMeta, 'dropped-oldest');
     }
     if (!this.scheduled) {
       this.scheduled = true;
@@ -191,7 +199,7 @@ export class ActorCell implements Runnable, AskParty, Context {
   /** Enqueues a signal on the system lane (never refused while the actor lives). */
   signal(signal: Signal): void {
     if (this.status >= Status.Stopping) return;
-    this.mailbox.pushSystem(signal, SIGNAL);
+    this.pushSystem(signal, SIGNAL);
     if (!this.scheduled) {
       this.scheduled = true;
       this.system.scheduler.enqueue(this);
@@ -255,7 +263,7 @@ export class ActorCell implements Runnable, AskParty, Context {
   /** Called by the scheduler: handles up to `throughput` messages. */
   run(): number {
     const system = this.system;
-    const mailbox = this.mailbox;
+    const mailbox: Mailbox = this;
     const limit = mailbox.config.throughput;
     system.current = this;
     let handled = 0;
@@ -299,7 +307,7 @@ export class ActorCell implements Runnable, AskParty, Context {
     }
     // Batch the consecutive tells of this priority, up to batchSize.
     const batch = [message];
-    const mailbox = this.mailbox;
+    const mailbox: Mailbox = this;
     const max = mailbox.config.batchSize;
     if (lane !== SYSTEM_LANE) while (batch.length < max && mailbox.nextIsTellInLane(lane)) batch.push(mailbox.take());
     try {
@@ -396,7 +404,7 @@ export class ActorCell implements Runnable, AskParty, Context {
 
   /** After an async step: run again if messages wait, else go idle. */
   private resume(): void {
-    if (this.mailbox.isEmpty) this.scheduled = false;
+    if (this.isEmpty) this.scheduled = false;
     else this.system.scheduler.enqueue(this);
   }
 
@@ -496,7 +504,7 @@ export class ActorCell implements Runnable, AskParty, Context {
   }
 
   private drainToDeadLetters(): void {
-    const mailbox = this.mailbox;
+    const mailbox: Mailbox = this;
     while (!mailbox.isEmpty) {
       const message = mailbox.take();
       this.undeliverable(message, mailbox.meta, 'stopped');

@@ -46,9 +46,16 @@ export const enum Offer {
   /** The new message was refused (reject, drop-newest, or drop-oldest when it is the least
    *  important message); nothing changed. */
   Refused = 1,
-  /** The new message went in and an older one was evicted: see `evictedMessage/evictedMeta`. */
+  /** The new message went in and an older one was evicted: see `evicted`. */
   Evicted = 2,
 }
+
+/**
+ * The pair evicted by the last `offer` that returned Offer.Evicted. Module-level rather than per
+ * mailbox: the runtime is single-threaded and reads it right after the offer, and this keeps two
+ * fields off every actor.
+ */
+export const evicted: { message: unknown; meta: unknown } = { message: undefined, meta: undefined };
 
 class Lane {
   buf: unknown[] = new Array(16);
@@ -89,8 +96,6 @@ export class Mailbox {
   meta: unknown = undefined;
   /** Lane index of the pair most recently taken. */
   lane = 0;
-  evictedMessage: unknown = undefined;
-  evictedMeta: unknown = undefined;
 
   constructor(readonly config: MailboxConfig) {}
 
@@ -120,8 +125,8 @@ export class Mailbox {
       const victimLane = Math.max(priority + 1, 31 - Math.clz32(this.mask & ~1));
       // The newcomer itself is the least important message: it is the one dropped.
       if (!(this.mask & (1 << victimLane))) return Offer.Refused;
-      this.evictedMessage = this.shiftLane(victimLane);
-      this.evictedMeta = this.meta;
+      evicted.message = this.shiftLane(victimLane);
+      evicted.meta = this.meta;
       this.size--;
       this.pushUser(priority, message, meta);
       return Offer.Evicted;

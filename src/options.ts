@@ -23,8 +23,8 @@ export function positiveNumber(option: string, value: unknown): number {
 
 /** Rejects keys the caller did not mean (typos), naming them and the accepted ones. */
 export function knownKeys(option: string, value: object, allowed: readonly string[]): void {
-  for (const key of Object.keys(value)) {
-    if (!allowed.includes(key)) throw new ConfigError(`${option}.${key}`, `unknown option (expected one of: ${allowed.join(', ')})`);
+  for (const key in value) {
+    if (Object.hasOwn(value, key) && !allowed.includes(key)) throw new ConfigError(`${option}.${key}`, `unknown option (expected one of: ${allowed.join(', ')})`);
   }
 }
 

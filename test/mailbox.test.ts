@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { defineActor } from '../src/index.js';
-import { DEFAULT_MAILBOX, Mailbox, Offer } from '../src/mailbox.js';
+import { DEFAULT_MAILBOX, evicted, Mailbox, Offer } from '../src/mailbox.js';
 import { startSystem, until } from './helpers.js';
 
 function drain(mailbox: Mailbox): unknown[] {
@@ -51,7 +51,7 @@ describe('Mailbox', () => {
     mailbox.offer(3, 'p3-a', undefined);
     mailbox.offer(3, 'p3-b', undefined);
     expect(mailbox.offer(0, 'p0-a', undefined)).toBe(Offer.Evicted);
-    expect(mailbox.evictedMessage).toBe('p3-a');
+    expect(evicted.message).toBe('p3-a');
     expect(drain(mailbox)).toEqual(['p0-a', 'p1-a', 'p3-b']);
   });
 
