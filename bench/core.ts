@@ -11,7 +11,6 @@ import { ActorSystem, defineActor } from '../src/index.ts';
 import { check, type Experiment, gc, type Options, percentiles, size, type Suite, tick } from './harness.ts';
 import {
   FloorServer,
-  type Inc,
   machineCounter,
   nactAsk,
   nactSpawnCounter,
@@ -20,6 +19,7 @@ import {
   nactStop,
   nactTell,
   nactTotal,
+  type NactSystem,
   transitionCounter,
 } from './peers.ts';
 import { createActor } from 'xstate';
@@ -52,172 +52,169 @@ const Idle = defineActor<number, number>({ init: () => 0, receive: (total, n) =>
 const sumBelow = (n: number) => (n * (n - 1)) / 2;
 const perSecond = (count: number, ms: number) => (count / ms) * 1000;
 
-// ---- 1. tell → one actor ---------------------------------------------------------------
+// ---- 1 and 2. tell throughput ---------------------------------------------------------
 
-function tellOne(o: Options): Experiment {
-  const n = {
-    genesis: size(2_000_000, o),
-    nact: size(100_000, o),
-    xstateTransition: size(1_000_000, o),
-    xstateMachine: size(200_000, o),
-    floor: size(2_000_000, o),
-  };
+/**
+ * A contestant's actors for the tell runs: new ones for every run ("fresh": the mailboxes grow
+ * during the timed run), or made once and kept across rounds ("warm": mailboxes and queues are
+ * already grown by the warm-up round, as in a long-running system). `totals` are the counters'
+ * totals after the previous run, so each run checks what it added.
+ */
+interface Fixture<T> {
+  actors: T[];
+  totals: number[];
+}
+
+function fixtures<T>(warm: boolean, teardowns: (() => Promise<void>)[], make: () => Promise<T[]>, dispose: (actors: T[]) => Promise<void> | void) {
+  let kept: Fixture<T> | undefined;
   return {
-    title: 'tell → 1 actor',
-    figures: [{ metric: 'rate', label: 'messages/s', unit: 'msg/s', better: 'higher', target: '≥ 10 M/s' }],
-    notes: {
-      genesis: `${n.genesis} tells of numbers to a Counter, then one ask('get') (timed) for the total`,
-      nact: `${n.nact} dispatches to a reducer actor, then one query for the total`,
-      xstateTransition: `${n.xstateTransition} send({type:'inc',n}) to fromTransition, then getSnapshot()`,
-      xstateMachine: `${n.xstateMachine} send({type:'inc',n}) to a one-state machine with assign, then getSnapshot()`,
-      floor: `${n.floor} pushes to an array, then a drain loop by index adding them`,
+    async get(): Promise<Fixture<T>> {
+      if (kept !== undefined) return kept;
+      const actors = await make();
+      const fixture = { actors, totals: actors.map(() => 0) };
+      if (warm) {
+        kept = fixture;
+        teardowns.push(async () => dispose(actors));
+      }
+      return fixture;
     },
-    contestants: {
-      async genesis() {
-        const system = await ActorSystem.start(SILENT);
-        const ref = system.spawn(Counter);
-        const N = n.genesis;
-        const t0 = performance.now();
-        for (let i = 0; i < N; i++) ref.tell(i);
-        const total = await ref.ask<number>('get');
-        const ms = performance.now() - t0;
-        check(total === sumBelow(N), `Genesis total ${total}`);
-        await system.shutdown();
-        return { rate: perSecond(N, ms) };
-      },
-      async nact() {
-        const system = nactStart();
-        const ref = nactSpawnCounter(system, 'counter');
-        const N = n.nact;
-        const t0 = performance.now();
-        for (let i = 0; i < N; i++) nactTell(ref, i);
-        const total = await nactTotal(ref);
-        const ms = performance.now() - t0;
-        check(total === sumBelow(N), `nact total ${total}`);
-        nactStop(system);
-        return { rate: perSecond(N, ms) };
-      },
-      async xstateTransition() {
-        const actor = createActor(transitionCounter).start();
-        const N = n.xstateTransition;
-        const t0 = performance.now();
-        for (let i = 0; i < N; i++) actor.send({ type: 'inc', n: i });
-        const total = actor.getSnapshot().context;
-        const ms = performance.now() - t0;
-        check(total === sumBelow(N), `XState total ${total}`);
-        actor.stop();
-        return { rate: perSecond(N, ms) };
-      },
-      async xstateMachine() {
-        const actor = createActor(machineCounter).start();
-        const N = n.xstateMachine;
-        const t0 = performance.now();
-        for (let i = 0; i < N; i++) actor.send({ type: 'inc', n: i });
-        const total = actor.getSnapshot().context.total;
-        const ms = performance.now() - t0;
-        check(total === sumBelow(N), `XState machine total ${total}`);
-        actor.stop();
-        return { rate: perSecond(N, ms) };
-      },
-      async floor() {
-        const N = n.floor;
-        const queue: number[] = [];
-        const t0 = performance.now();
-        for (let i = 0; i < N; i++) queue.push(i);
-        let total = 0;
-        for (let i = 0; i < queue.length; i++) total += queue[i]!;
-        queue.length = 0;
-        const ms = performance.now() - t0;
-        check(total === sumBelow(N), `floor total ${total}`);
-        return { rate: perSecond(N, ms) };
-      },
+    async release(fixture: Fixture<T>): Promise<void> {
+      if (!warm) await dispose(fixture.actors);
     },
   };
 }
 
-// ---- 2. tell → 1,000 actors ------------------------------------------------------------
+/** The floor's queue: a plain array written at `size` (appending, like push, until the array
+ *  has grown) and drained by index; draining keeps the array, as a warm mailbox keeps its ring. */
+class ArrayQueue {
+  items: number[] = [];
+  size = 0;
+}
 
-function tellMany(o: Options): Experiment {
-  const ACTORS = 1000;
-  const each = {
-    genesis: size(1000, o, 10),
-    nact: size(100, o, 10),
-    xstateTransition: size(1000, o, 10),
-    xstateMachine: size(200, o, 10),
-    floor: size(1000, o, 10),
-  };
-  const describe = (per: number) => `${ACTORS} actors × ${per} messages, interleaved`;
+/** `perActor` messages to each of `count` actors, interleaved (for m, for actor: tell). */
+function tell(o: Options, count: number, warm: boolean): Experiment {
+  const many = count > 1;
+  const perActor = many
+    ? { genesis: size(1000, o, 10), nact: size(100, o, 10), xstateTransition: size(1000, o, 10), xstateMachine: size(200, o, 10), floor: size(1000, o, 10) }
+    : { genesis: size(2e6, o), nact: size(1e5, o), xstateTransition: size(1e6, o), xstateMachine: size(2e5, o), floor: size(2e6, o) };
+  const teardowns: (() => Promise<void>)[] = [];
+  const describe = (m: number) => (many ? `${count} actors × ${m} messages, interleaved` : `${m} messages`);
+  const kind = warm ? 'kept from the previous round' : 'new each run';
+
+  /** Checks what the run added to each total and returns its rate. The send loops are written
+   *  out in each contestant: a shared loop calling back would make that call megamorphic and
+   *  slow the fastest contestants most. */
+  function result<T>(fixture: Fixture<T>, m: number, t0: number, after: number[]) {
+    const ms = performance.now() - t0;
+    check(after.every((t, a) => t - fixture.totals[a]! === sumBelow(m)), 'totals after the run');
+    fixture.totals = after;
+    return { rate: perSecond(count * m, ms) };
+  }
+
+  let genesisSystem: ActorSystem | null = null;
+  const genesis = fixtures(
+    warm,
+    teardowns,
+    async () => {
+      genesisSystem = await ActorSystem.start(SILENT);
+      return Array.from({ length: count }, () => genesisSystem!.spawn(Counter));
+    },
+    () => genesisSystem!.shutdown(),
+  );
+  let nactSystem: NactSystem | null = null;
+  const nactFx = fixtures(
+    warm,
+    teardowns,
+    async () => {
+      nactSystem = nactStart();
+      return Array.from({ length: count }, (_, i) => nactSpawnCounter(nactSystem!, `c${i}`));
+    },
+    () => nactStop(nactSystem!),
+  );
+  const stopAll = (actors: { stop(): unknown }[]) => void actors.forEach((actor) => actor.stop());
+  const transition = fixtures(warm, teardowns, async () => Array.from({ length: count }, () => createActor(transitionCounter).start()), stopAll);
+  const machine = fixtures(warm, teardowns, async () => Array.from({ length: count }, () => createActor(machineCounter).start()), stopAll);
+  const floorFx = fixtures(warm, teardowns, async () => Array.from({ length: count }, () => new ArrayQueue()), () => {});
+
   return {
-    title: `tell → ${ACTORS} actors`,
-    figures: [{ metric: 'rate', label: 'messages/s', unit: 'msg/s', better: 'higher', target: '≥ 8 M/s' }],
+    title: `tell → ${count} actor${many ? 's' : ''}, ${warm ? 'warm' : 'fresh'}`,
+    figures: [{ metric: 'rate', label: 'messages/s', unit: 'msg/s', better: 'higher', target: many ? '≥ 8 M/s' : '≥ 10 M/s' }],
+    teardown: async () => {
+      for (const teardown of teardowns.splice(0)) await teardown();
+    },
     notes: {
-      genesis: `${describe(each.genesis)}, then an ask('get') to each (timed)`,
-      nact: `${describe(each.nact)}, then a query to each (timed)`,
-      xstateTransition: `${describe(each.xstateTransition)}, then getSnapshot() of each`,
-      xstateMachine: `${describe(each.xstateMachine)}, then getSnapshot() of each`,
-      floor: `${describe(each.floor)} into ${ACTORS} arrays, then each drained`,
+      genesis: `${describe(perActor.genesis)} told (numbers) to Counters ${kind}, then ask('get') each (timed)`,
+      nact: `${describe(perActor.nact)} dispatched to reducer actors ${kind}, then a query each (timed)`,
+      xstateTransition: `${describe(perActor.xstateTransition)} as send({type:'inc',n}) to fromTransition actors ${kind}, then getSnapshot()`,
+      xstateMachine: `${describe(perActor.xstateMachine)} as send({type:'inc',n}) to one-state machines with assign, ${kind}, then getSnapshot()`,
+      floor: `${describe(perActor.floor)} appended to plain arrays (${kind}), then each drained by index, adding`,
     },
     contestants: {
       async genesis() {
-        const system = await ActorSystem.start(SILENT);
-        const refs = Array.from({ length: ACTORS }, () => system.spawn(Counter));
-        const M = each.genesis;
+        const fixture = await genesis.get();
+        const { actors } = fixture;
+        const m = perActor.genesis;
         const t0 = performance.now();
-        for (let m = 0; m < M; m++) for (let a = 0; a < ACTORS; a++) refs[a]!.tell(m);
-        const totals = await Promise.all(refs.map((ref) => ref.ask<number>('get')));
-        const ms = performance.now() - t0;
-        check(totals.every((t) => t === sumBelow(M)), 'Genesis totals');
-        await system.shutdown();
-        return { rate: perSecond(ACTORS * M, ms) };
+        for (let n = 0; n < m; n++) for (let a = 0; a < count; a++) actors[a]!.tell(n);
+        const after = await Promise.all(actors.map((ref) => ref.ask<number>('get')));
+        const measured = result(fixture, m, t0, after);
+        await genesis.release(fixture);
+        return measured;
       },
       async nact() {
-        const system = nactStart();
-        const refs = Array.from({ length: ACTORS }, (_, i) => nactSpawnCounter(system, `c${i}`));
-        const M = each.nact;
+        const fixture = await nactFx.get();
+        const { actors } = fixture;
+        const m = perActor.nact;
         const t0 = performance.now();
-        for (let m = 0; m < M; m++) for (let a = 0; a < ACTORS; a++) nactTell(refs[a]!, m);
-        const totals = await Promise.all(refs.map(nactTotal));
-        const ms = performance.now() - t0;
-        check(totals.every((t) => t === sumBelow(M)), 'nact totals');
-        nactStop(system);
-        return { rate: perSecond(ACTORS * M, ms) };
+        for (let n = 0; n < m; n++) for (let a = 0; a < count; a++) nactTell(actors[a]!, n);
+        const after = await Promise.all(actors.map(nactTotal));
+        const measured = result(fixture, m, t0, after);
+        await nactFx.release(fixture);
+        return measured;
       },
       async xstateTransition() {
-        const actors = Array.from({ length: ACTORS }, () => createActor(transitionCounter).start());
-        const M = each.xstateTransition;
+        const fixture = await transition.get();
+        const { actors } = fixture;
+        const m = perActor.xstateTransition;
         const t0 = performance.now();
-        for (let m = 0; m < M; m++) for (let a = 0; a < ACTORS; a++) actors[a]!.send({ type: 'inc', n: m });
-        const totals = actors.map((actor) => actor.getSnapshot().context);
-        const ms = performance.now() - t0;
-        check(totals.every((t) => t === sumBelow(M)), 'XState totals');
-        for (const actor of actors) actor.stop();
-        return { rate: perSecond(ACTORS * M, ms) };
+        for (let n = 0; n < m; n++) for (let a = 0; a < count; a++) actors[a]!.send({ type: 'inc', n });
+        const after = actors.map((actor) => actor.getSnapshot().context);
+        const measured = result(fixture, m, t0, after);
+        await transition.release(fixture);
+        return measured;
       },
       async xstateMachine() {
-        const actors = Array.from({ length: ACTORS }, () => createActor(machineCounter).start());
-        const M = each.xstateMachine;
+        const fixture = await machine.get();
+        const { actors } = fixture;
+        const m = perActor.xstateMachine;
         const t0 = performance.now();
-        for (let m = 0; m < M; m++) for (let a = 0; a < ACTORS; a++) actors[a]!.send({ type: 'inc', n: m } satisfies Inc);
-        const totals = actors.map((actor) => actor.getSnapshot().context.total);
-        const ms = performance.now() - t0;
-        check(totals.every((t) => t === sumBelow(M)), 'XState machine totals');
-        for (const actor of actors) actor.stop();
-        return { rate: perSecond(ACTORS * M, ms) };
+        for (let n = 0; n < m; n++) for (let a = 0; a < count; a++) actors[a]!.send({ type: 'inc', n });
+        const after = actors.map((actor) => actor.getSnapshot().context.total);
+        const measured = result(fixture, m, t0, after);
+        await machine.release(fixture);
+        return measured;
       },
       async floor() {
-        const queues: number[][] = Array.from({ length: ACTORS }, () => []);
-        const M = each.floor;
+        const fixture = await floorFx.get();
+        const { actors } = fixture;
+        const m = perActor.floor;
         const t0 = performance.now();
-        for (let m = 0; m < M; m++) for (let a = 0; a < ACTORS; a++) queues[a]!.push(m);
-        const totals = queues.map((queue) => {
-          let total = 0;
-          for (let i = 0; i < queue.length; i++) total += queue[i]!;
-          queue.length = 0;
+        for (let n = 0; n < m; n++) {
+          for (let a = 0; a < count; a++) {
+            const queue = actors[a]!;
+            queue.items[queue.size++] = n;
+          }
+        }
+        const after = actors.map((queue, a) => {
+          let total = fixture.totals[a]!;
+          const items = queue.items;
+          for (let i = 0; i < queue.size; i++) total += items[i]!;
+          queue.size = 0;
           return total;
         });
-        const ms = performance.now() - t0;
-        check(totals.every((t) => t === sumBelow(M)), 'floor totals');
-        return { rate: perSecond(ACTORS * M, ms) };
+        const measured = result(fixture, m, t0, after);
+        await floorFx.release(fixture);
+        return measured;
       },
     },
   };
@@ -312,8 +309,11 @@ function asks(o: Options, width: number): Experiment {
 
 // ---- 5. spawn --------------------------------------------------------------------------
 
-/** Times `spawn(i)` for i < count and measures the heap it keeps (refs held in an array). */
-function spawnFigures(count: number, spawn: (i: number) => unknown): { refs: unknown[]; ms: number; bytes: number } {
+/**
+ * Spawns `count` actors with `spawn(i)`, holding the refs in an array, and measures the time
+ * (scaled to `nominal` actors when fewer were spawned) and the heap kept per actor.
+ */
+function spawnFigures(count: number, nominal: number, spawn: (i: number) => unknown): { refs: unknown[]; ms: number; bytes: number } {
   const refs: unknown[] = new Array(count).fill(null);
   gc();
   const before = process.memoryUsage().heapUsed;
@@ -322,52 +322,55 @@ function spawnFigures(count: number, spawn: (i: number) => unknown): { refs: unk
   const ms = performance.now() - t0;
   gc();
   const bytes = (process.memoryUsage().heapUsed - before) / count;
-  return { refs, ms, bytes };
+  return { refs, ms: (ms * nominal) / count, bytes };
 }
 
 function spawning(o: Options): Experiment {
   const N = size(100_000, o);
+  /** XState actors take ~20 µs each to start: a fifth as many keeps the suite short. */
+  const X = Math.round(N / 5);
+  const k = (n: number) => `${n / 1000}k`;
   return {
-    title: `spawn ${N / 1000}k idle actors`,
+    title: `spawn ${k(N)} idle actors`,
     figures: [
       { metric: 'ms', label: 'time', unit: 'ms', better: 'lower', target: '≤ 150 ms' },
       { metric: 'bytes', label: 'heap per actor', unit: 'B', better: 'lower', target: '≤ 500 B' },
     ],
     notes: {
-      genesis: `system.spawn(Idle) ×${N} (init returns 0), top level, generated names`,
-      nact: `spawn(system, reducer, name, { initialState: 0 }) ×${N}, names given (nact's random default names collide)`,
-      xstateTransition: `createActor(fromTransition(...)).start() ×${N}`,
-      xstateMachine: `createActor(machine).start() ×${N}`,
-      floor: `{ state: 0, mailbox: [] } ×${N}`,
+      genesis: `system.spawn(Idle) ×${k(N)} (init returns 0), top level, generated names`,
+      nact: `spawn(system, reducer, name, { initialState: 0 }) ×${k(N)}, names given (nact's random default names collide)`,
+      xstateTransition: `createActor(fromTransition(...)).start() ×${k(X)}, time ×${N / X} to ${k(N)}`,
+      xstateMachine: `createActor(machine).start() ×${k(X)}, time ×${N / X} to ${k(N)}`,
+      floor: `{ state: 0, mailbox: [] } ×${k(N)}`,
     },
     contestants: {
       async genesis() {
         const system = await ActorSystem.start(SILENT);
-        const { refs, ms, bytes } = spawnFigures(N, () => system.spawn(Idle));
+        const { refs, ms, bytes } = spawnFigures(N, N, () => system.spawn(Idle));
         check(system.metrics().actors === refs.length, 'Genesis actor count');
         await system.shutdown();
         return { ms, bytes };
       },
       async nact() {
         const system = nactStart();
-        const { refs, ms, bytes } = spawnFigures(N, (i) => nactSpawnCounter(system, `a${i}`));
+        const { refs, ms, bytes } = spawnFigures(N, N, (i) => nactSpawnCounter(system, `a${i}`));
         check(refs.length === N, 'nact refs');
         nactStop(system);
         await tick(); // nact finishes stopping actors on setImmediate
         return { ms, bytes };
       },
       async xstateTransition() {
-        const { refs, ms, bytes } = spawnFigures(N, () => createActor(transitionCounter).start());
+        const { refs, ms, bytes } = spawnFigures(X, N, () => createActor(transitionCounter).start());
         for (const actor of refs as ReturnType<typeof createActor<typeof transitionCounter>>[]) actor.stop();
         return { ms, bytes };
       },
       async xstateMachine() {
-        const { refs, ms, bytes } = spawnFigures(N, () => createActor(machineCounter).start());
+        const { refs, ms, bytes } = spawnFigures(X, N, () => createActor(machineCounter).start());
         for (const actor of refs as ReturnType<typeof createActor<typeof machineCounter>>[]) actor.stop();
         return { ms, bytes };
       },
       async floor() {
-        const { refs, ms, bytes } = spawnFigures(N, () => ({ state: 0, mailbox: [] as number[] }));
+        const { refs, ms, bytes } = spawnFigures(N, N, () => ({ state: 0, mailbox: [] as number[] }));
         check(refs.length === N, 'floor refs');
         return { ms, bytes };
       },
@@ -377,5 +380,5 @@ function spawning(o: Options): Experiment {
 
 export const core: Suite = {
   name: 'core',
-  experiments: (o) => [tellOne(o), tellMany(o), asks(o, 1), asks(o, 100), spawning(o)],
+  experiments: (o) => [tell(o, 1, false), tell(o, 1, true), tell(o, 1000, false), tell(o, 1000, true), asks(o, 1), asks(o, 100), spawning(o)],
 };

@@ -57,6 +57,8 @@ export interface Experiment {
   figures: Figure[];
   /** A missing contestant is shown as "—" (not measured). */
   contestants: Partial<Record<ContestantId, Run | NotApplicable>>;
+  /** Called once after the last round (for fixtures kept across rounds). */
+  teardown?: () => Promise<void>;
   /** What each contestant did (sizes), for the notes under the table. */
   notes?: Partial<Record<ContestantId, string>>;
 }
@@ -153,6 +155,7 @@ export async function runExperiment(suite: string, experiment: Experiment, optio
       }
     }
   }
+  await experiment.teardown?.();
   return experiment.figures.map((figure) => {
     const row: Row = { suite, experiment: experiment.title, figure, median: {}, ratio: {}, na: {}, samples: {} };
     const genesis = samples.get('genesis')?.get(figure.metric);

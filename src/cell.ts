@@ -2,8 +2,11 @@
  * ActorCell: the runtime side of one actor — its state, mailbox, lifecycle and children. The
  * cell is also the `ctx` its handlers receive (one object per actor, not one per message).
  *
- * Lifecycle: starting (init in flight) → running → stopping (children, then terminate) →
- * stopped. The cell survives restarts; a stopped cell is never reused.
+ * Lifecycle: starting (init in flight) → running → [restarting → starting → running]* →
+ * stopping → stopped (or failed, when an escalation reached the root). The cell — and so its
+ * ref, path and mailbox — survives restarts; each run from init to the end of terminate is one
+ * incarnation. Ending an incarnation waits for the handler in flight (at most `shutdownMs`,
+ * then it is abandoned: killed), stops the children in reverse start order, then runs terminate.
  */
 import type { Logger } from 'pino';
 import type {
@@ -23,16 +26,19 @@ import type { ActorEvent } from './events.js';
 import { evicted, Mailbox, type MailboxConfig, Offer, SYSTEM_LANE } from './mailbox.js';
 import { ActorRef, checkPriority } from './ref.js';
 import type { Runnable } from './scheduler.js';
+import type { ChildSpec, Supervision } from './supervisor.js';
 import type { ActorSystem } from './system.js';
 
 export const enum Status {
   Starting = 0,
   Running = 1,
-  Stopping = 2,
-  Stopped = 3,
+  Restarting = 2,
+  Stopping = 3,
+  Stopped = 4,
+  Failed = 5,
 }
 
-export const STATUS_NAMES = ['starting', 'running', 'stopping', 'stopped'] as const;
+export const STATUS_NAMES = ['starting', 'running', 'restarting', 'stopping', 'stopped', 'failed'] as const;
 
 /** Mailbox meta tags (a plain tell has meta undefined; an ask has its PendingAsk). */
 export const EVENT = { tag: 'event' } as const;
@@ -58,15 +64,32 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
   readonly ref: ActorRef;
   /** The ask being handled, until replied to or deferred. */
   currentAsk: PendingAsk | null = null;
-  /** Set by ctx.stop() or a stop request during a handler: stop once it has finished. */
+  /** A deliberate stop (system.stop) asked for during this actor's own handler. */
   stopRequested: ExitReason | null = null;
+  /** ctx.stop(): a normal exit of its own, reported to the supervisor once the handler ends. */
+  exitRequested = false;
+  /** Bumped whenever an incarnation ends: results of abandoned async handlers are ignored. */
+  epoch = 0;
+  restarts = 0;
+  startedAt: number;
+  /** Consecutive restarts, for backoff growth. */
+  backoffStep = 0;
+  /** How this actor supervises its children (created on first need). */
+  supervision: Supervision | null = null;
+  /** The restart plan this actor is part of, if any (a newer plan supersedes an older one). */
+  plan: object | null = null;
+  exitReason: ExitReason | null = null;
+  private lastCrash: { message: unknown; count: number } | null = null;
+  private ending: Promise<void> | null = null;
+  private stopped: Promise<void> | null = null;
+  private stopWaiters: (() => void)[] | null = null;
+  private idleWaiters: (() => void)[] | null = null;
   children: Map<string, ActorCell> | null = null;
   waitingOn: AskParty[] | null = null;
   deferred: Set<PendingAsk> | null = null;
   topics: string[] | null = null;
   watchers: Set<ActorCell> | null = null;
   private logger: Logger | null = null;
-  private stopping: Promise<void> | null = null;
 
   constructor(
     readonly system: ActorSystem,
@@ -76,9 +99,12 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
     readonly path: string,
     readonly args: unknown,
     mailbox: MailboxConfig,
+    /** Restart type, shutdownMs, maxMessageCrashes. */
+    readonly spec: ChildSpec,
   ) {
     super(mailbox);
     this.ref = new ActorRef(this);
+    this.startedAt = system.clock.now();
   }
 
   get mailbox(): Mailbox {
@@ -154,7 +180,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
 
   watch(ref: ActorRef): void {
     const target = ref.cell;
-    if (target.status === Status.Stopped) {
+    if (target.status >= Status.Stopped) {
       this.signal({ type: 'down', ref, reason: target.exitReason ?? 'normal' });
     } else (target.watchers ??= new Set()).add(this);
   }
@@ -164,9 +190,10 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
   }
 
   stop(): void {
-    this.stopRequested ??= 'normal';
-    // Called outside a handler (a timer, say): stop now.
-    if (this.system.current !== this && !this.busy && this.status === Status.Running) this.stopNow('normal');
+    if (this.status !== Status.Running && this.status !== Status.Starting) return;
+    this.exitRequested = true;
+    // Called outside a handler (a timer, say): exit now.
+    if (this.system.current !== this && !this.busy && this.status === Status.Running) this.afterHandler();
   }
 
   // ---- Delivery ------------------------------------------------------------------------
@@ -220,10 +247,14 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
 
   // ---- Running -------------------------------------------------------------------------
 
-  /** Runs init; a sync init leaves the actor running, an async one holds the mailbox until it settles. */
+  /**
+   * Runs init for a new incarnation: a sync init leaves the actor running at once, an async one
+   * holds the mailbox until it settles. A throw is a crash, reported to the supervisor.
+   */
   start(): void {
     const system = this.system;
     const previous = system.current;
+    const epoch = this.epoch;
     system.current = this;
     let result: unknown;
     try {
@@ -238,11 +269,14 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
       this.busy = true;
       result.then(
         (state) => {
+          if (epoch !== this.epoch) return; // abandoned (killed while init hung)
           this.busy = false;
+          if (this.status !== Status.Starting) return this.notifyIdle();
           this.state = state;
           this.initialized();
         },
         (error) => {
+          if (epoch !== this.epoch) return;
           this.busy = false;
           this.crash(error, undefined, undefined, 'init');
         },
@@ -254,14 +288,15 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
   }
 
   private initialized(): void {
-    if (this.status !== Status.Starting) return; // stopped while init was in flight
     this.status = Status.Running;
-    if (this.stopRequested !== null) this.stopNow(this.stopRequested);
-    else this.resume();
+    this.system.restoreState(this);
+    if (!this.afterHandler()) this.resume();
   }
 
   /** Called by the scheduler: handles up to `throughput` messages. */
   run(): number {
+    // A stale run-queue entry (the actor restarted, or is held by an async handler) does nothing.
+    if (this.status !== Status.Running || this.busy) return 0;
     const system = this.system;
     const mailbox: Mailbox = this;
     const limit = mailbox.config.throughput;
@@ -302,7 +337,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
         this.crash(error, message, undefined, 'receive');
         return 1;
       }
-      this.settle(result, message, undefined);
+      this.settle(result, message, undefined, 'receive');
       return 1;
     }
     // Batch the consecutive tells of this priority, up to batchSize.
@@ -316,12 +351,17 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
       this.crash(error, batch, undefined, 'receiveBatch');
       return batch.length;
     }
-    this.settle(result, batch, undefined);
+    this.settle(result, batch, undefined, 'receiveBatch');
     return batch.length;
   }
 
   private handleAsk(message: unknown, ask: PendingAsk): void {
-    if (ask.settled) return this.skipAbandonedAsk(message);
+    // The asker has given up (timeout, abort): the message is still handled, as a tell.
+    // (SYSTEM_LANE as the lane keeps it out of a batch.)
+    if (ask.settled) {
+      this.handleTell(message, SYSTEM_LANE);
+      return;
+    }
     this.currentAsk = ask;
     const behavior = this.behavior;
     let result: unknown;
@@ -334,13 +374,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
       this.crash(error, message, ask, 'receive');
       return;
     }
-    this.settle(result, message, ask);
-  }
-
-  /** An ask that timed out or was aborted before its turn: nobody waits for the answer, but the
-   *  message is still handled as a tell would be (it is not lost). */
-  private skipAbandonedAsk(message: unknown): void {
-    this.handleTell(message, SYSTEM_LANE);
+    this.settle(result, message, ask, 'receive');
   }
 
   private handleEvent(event: ActorEvent): void {
@@ -348,10 +382,10 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
     try {
       result = this.behavior.onEvent!(this.state, event, this);
     } catch (error) {
-      this.crash(error, event, undefined, 'onEvent');
+      this.crash(error, event, EVENT, 'onEvent');
       return;
     }
-    this.settle(result, event, undefined);
+    this.settle(result, event, undefined, 'onEvent');
   }
 
   private handleSignal(signal: Signal): void {
@@ -361,29 +395,32 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
     try {
       result = onSignal(this.state, signal, this);
     } catch (error) {
-      this.crash(error, signal, undefined, 'onSignal');
+      this.crash(error, signal, SIGNAL, 'onSignal');
       return;
     }
-    this.settle(result, signal, undefined);
+    this.settle(result, signal, undefined, 'onSignal');
   }
 
   /** Applies a handler's result: the new state now, or once its promise settles. */
-  private settle(result: unknown, message: unknown, ask: PendingAsk | undefined): void {
+  private settle(result: unknown, message: unknown, ask: PendingAsk | undefined, where: string): void {
     if (result !== undefined) {
       if (isThenable(result)) {
         this.busy = true;
+        const epoch = this.epoch;
         result.then(
           (state) => {
+            if (epoch !== this.epoch) return; // abandoned: the actor was killed meanwhile
             this.busy = false;
-            if (this.status >= Status.Stopping) return;
             if (state !== undefined) this.state = state;
             this.finishHandler(ask);
-            if (this.status === Status.Running) this.resume();
+            if (this.status === Status.Running) {
+              if (!this.afterHandler()) this.resume();
+            } else this.notifyIdle();
           },
           (error) => {
+            if (epoch !== this.epoch) return;
             this.busy = false;
-            if (this.status >= Status.Stopping) return;
-            this.crash(error, message, ask, 'receive');
+            this.crash(error, message, ask ?? (where === 'onEvent' ? EVENT : undefined), where);
           },
         );
         return;
@@ -391,6 +428,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
       this.state = result;
     }
     this.finishHandler(ask);
+    this.afterHandler();
   }
 
   private finishHandler(ask: PendingAsk | undefined): void {
@@ -399,7 +437,22 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
       this.currentAsk = null;
       ask.fail(new NoReplyError(this.path));
     }
-    if (this.stopRequested !== null) this.stopNow(this.stopRequested);
+  }
+
+  /** Acts on a stop asked for during the handler; true if the actor is leaving. */
+  private afterHandler(): boolean {
+    if (this.stopRequested !== null) {
+      const reason = this.stopRequested;
+      this.stopRequested = null;
+      void this.stopForGood(reason);
+      return true;
+    }
+    if (this.exitRequested) {
+      this.exitRequested = false;
+      this.system.childExited(this, 'normal');
+      return true;
+    }
+    return false;
   }
 
   /** After an async step: run again if messages wait, else go idle. */
@@ -408,85 +461,124 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
     else this.system.scheduler.enqueue(this);
   }
 
-  // ---- Failure and stopping ------------------------------------------------------------
+  // ---- Failure ---------------------------------------------------------------------------
 
   /**
-   * A handler threw or rejected. The message goes to dead letters with the error, its asker gets
-   * ActorStoppedError (cause: the error), and the actor's parent decides what happens next.
+   * A handler (or init) threw or rejected. The message goes to dead letters with the error — or,
+   * under `maxMessageCrashes` > 1, back to the front of its lane for the next incarnation — its
+   * asker gets ActorStoppedError (cause: the error), and the supervisor decides what follows.
    */
-  crash(error: unknown, message: unknown, ask: PendingAsk | undefined, where: string): void {
+  crash(error: unknown, message: unknown, meta: unknown, where: string): void {
     this.currentAsk = null;
     this.waitingOn = null;
-    this.log.error({ err: error, path: this.path, in: where }, `actor ${this.path} crashed in ${where}`);
-    if (where !== 'init') {
+    const ask = meta instanceof PendingAsk ? meta : undefined;
+    if (this.status !== Status.Running && this.status !== Status.Starting) {
+      // A handler that settled while the actor was already being stopped: nothing to supervise.
+      this.log.error({ err: error, path: this.path, in: where }, `actor ${this.path} failed in ${where} while stopping`);
+      if (where !== 'init' && where !== 'supervision') this.system.deadLetters.record(this.path, message, 'crashed', error);
+      ask?.fail(new ActorStoppedError(this.path, `actor ${this.path} crashed handling the ask`, { cause: error }));
+      this.notifyIdle();
+      return;
+    }
+    this.status = Status.Restarting; // stops message handling until the supervisor has decided
+    if (where !== 'init' && where !== 'supervision' && !this.redeliver(message, meta, where)) {
       const messages = where === 'receiveBatch' ? (message as unknown[]) : [message];
       for (const m of messages) this.system.deadLetters.record(this.path, m, 'crashed', error);
+      ask?.fail(new ActorStoppedError(this.path, `actor ${this.path} crashed handling the ask`, { cause: error }));
     }
-    ask?.fail(new ActorStoppedError(this.path, `actor ${this.path} crashed handling the ask`, { cause: error }));
-    this.system.actorCrashed(this, error);
+    this.system.childExited(this, { error }, where);
+  }
+
+  /** Puts a crashing message back for another try while it has crashed fewer than maxMessageCrashes times. */
+  private redeliver(message: unknown, meta: unknown, where: string): boolean {
+    const max = this.spec.maxMessageCrashes;
+    if (max <= 1 || where === 'receiveBatch') return false;
+    const last = this.lastCrash;
+    const count = last !== null && last.message === message ? last.count + 1 : 1;
+    if (count >= max) {
+      this.lastCrash = null;
+      return false;
+    }
+    this.lastCrash = { message, count };
+    this.pushFront(this.lane, message, meta);
+    return true;
+  }
+
+  // ---- Ending an incarnation, restarting, stopping -------------------------------------
+
+  /**
+   * Ends the current incarnation: waits for the handler in flight (killing it after
+   * shutdownMs), stops the children in reverse start order, runs terminate. Idempotent.
+   */
+  endIncarnation(reason: ExitReason): Promise<void> {
+    return (this.ending ??= this.runEnd(reason));
+  }
+
+  private async runEnd(reason: ExitReason): Promise<void> {
+    const shutdownMs = this.spec.shutdownMs;
+    this.supervision?.cancelPending(); // restarts of children that were waiting for a backoff
+    if (this.busy && !(await this.idleWithin(shutdownMs))) {
+      this.log.warn({ path: this.path, shutdownMs }, `${this.path} did not finish its handler within ${shutdownMs} ms: killed`);
+      this.epoch++; // its handler's result, if it ever comes, is ignored
+      this.busy = false;
+      this.currentAsk?.fail(new ActorStoppedError(this.path, `actor ${this.path} was killed before replying`));
+      this.currentAsk = null;
+    }
+    const children = this.children;
+    if (children !== null && children.size > 0) {
+      for (const child of [...children.values()].reverse()) await child.requestStop('shutdown');
+    }
+    const terminate = this.behavior.terminate;
+    if (terminate === undefined) return;
+    try {
+      const result = terminate(this.state, reason, this);
+      if (isThenable(result) && !(await this.settlesWithin(result, shutdownMs))) {
+        this.log.warn({ path: this.path, shutdownMs }, `terminate of ${this.path} did not finish within ${shutdownMs} ms: killed`);
+      }
+    } catch (error) {
+      this.log.error({ err: error, path: this.path }, `terminate of ${this.path} failed`);
+    }
+  }
+
+  /** Starts a new incarnation after the old one has ended (the supervisor's restart). */
+  reinit(): void {
+    this.ending = null;
+    this.epoch++;
+    this.restarts++;
+    this.startedAt = this.system.clock.now();
+    this.status = Status.Starting;
+    this.state = undefined;
+    this.supervision = null; // a new incarnation starts with a fresh restart history
+    this.scheduled = true; // resume() decides once init is done
+    this.log.info({ path: this.path, restarts: this.restarts }, `restarted ${this.path}`);
+    this.start();
   }
 
   /** Stops the actor: at once when idle, else after the handler in flight has finished. */
   requestStop(reason: ExitReason): Promise<void> {
-    if (this.status >= Status.Stopping) return this.stopping ?? RESOLVED;
-    if (this.busy || this.system.current === this) {
+    if (this.status >= Status.Stopping) return this.stopped ?? RESOLVED;
+    if (this.system.current === this) {
+      // Inside its own synchronous handler: leave once the handler returns.
       this.stopRequested ??= reason;
       return new Promise((resolve) => (this.stopWaiters ??= []).push(resolve));
     }
-    return this.stopNow(reason);
+    return this.stopForGood(reason);
   }
 
-  exitReason: ExitReason | null = null;
-  private stopWaiters: (() => void)[] | null = null;
-
-  /**
-   * Stops now: the mailbox goes to dead letters, children stop (reverse start order), then
-   * terminate runs. Synchronous when there are no children and terminate is synchronous.
-   */
-  stopNow(reason: ExitReason): Promise<void> {
-    if (this.status >= Status.Stopping) return this.stopping ?? RESOLVED;
+  /** Ends the actor for good: no restart. `failed` keeps it visible in the tree as failed. */
+  stopForGood(reason: ExitReason, failed = false): Promise<void> {
+    if (this.status >= Status.Stopping) return this.stopped ?? RESOLVED;
     this.status = Status.Stopping;
     this.stopRequested = null;
     this.exitReason = reason;
     this.drainToDeadLetters();
-    const children = this.children;
-    if (children !== null && children.size > 0) {
-      const stopping = this.stopChildren([...children.values()].reverse()).then(() => this.terminate(reason));
-      return (this.stopping = stopping);
-    }
-    const terminated = this.terminate(reason);
-    if (terminated !== RESOLVED) this.stopping = terminated;
-    return terminated;
+    const ended = this.endIncarnation(reason);
+    const finish = () => this.finishStop(reason, failed);
+    return (this.stopped = ended.then(finish, finish));
   }
 
-  private async stopChildren(children: ActorCell[]): Promise<void> {
-    for (const child of children) await child.requestStop('shutdown');
-  }
-
-  private terminate(reason: ExitReason): Promise<void> {
-    const terminate = this.behavior.terminate;
-    if (terminate !== undefined) {
-      try {
-        const result = terminate(this.state, reason, this);
-        if (isThenable(result)) {
-          return Promise.resolve(result).then(
-            () => this.finishStop(reason),
-            (error) => {
-              this.log.error({ err: error, path: this.path }, `terminate of ${this.path} failed`);
-              this.finishStop(reason);
-            },
-          );
-        }
-      } catch (error) {
-        this.log.error({ err: error, path: this.path }, `terminate of ${this.path} failed`);
-      }
-    }
-    this.finishStop(reason);
-    return RESOLVED;
-  }
-
-  private finishStop(reason: ExitReason): void {
-    this.status = Status.Stopped;
+  private finishStop(reason: ExitReason, failed: boolean): void {
+    this.status = failed ? Status.Failed : Status.Stopped;
     this.scheduled = true; // never enqueue a stopped actor again
     this.drainToDeadLetters(); // anything that slipped in while terminate ran
     if (this.deferred !== null) {
@@ -494,7 +586,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
       this.deferred = null;
     }
     if (this.topics !== null) for (const topic of [...this.topics]) this.system.unsubscribe(this.ref, topic);
-    this.system.actorStopped(this);
+    this.system.actorStopped(this, failed);
     if (this.watchers !== null) {
       for (const watcher of this.watchers) watcher.signal({ type: 'down', ref: this.ref, reason });
       this.watchers = null;
@@ -504,10 +596,46 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
   }
 
   private drainToDeadLetters(): void {
-    const mailbox: Mailbox = this;
-    while (!mailbox.isEmpty) {
-      const message = mailbox.take();
-      this.undeliverable(message, mailbox.meta, 'stopped');
+    while (!this.isEmpty) {
+      const message = this.take();
+      this.undeliverable(message, this.meta, 'stopped');
     }
+  }
+
+  /** Resolves true once no handler is in flight, false if that takes longer than `ms`. */
+  private idleWithin(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const clock = this.system.clock;
+      const timer = clock.setTimeout(() => {
+        this.idleWaiters = this.idleWaiters?.filter((w) => w !== onIdle) ?? null;
+        resolve(false);
+      }, ms);
+      const onIdle = () => {
+        clock.clearTimeout(timer);
+        resolve(true);
+      };
+      (this.idleWaiters ??= []).push(onIdle);
+    });
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = null;
+    if (waiters !== null) for (const waiter of waiters) waiter();
+  }
+
+  private settlesWithin(promise: PromiseLike<unknown>, ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const clock = this.system.clock;
+      const timer = clock.setTimeout(() => resolve(false), ms);
+      const done = () => {
+        clock.clearTimeout(timer);
+        resolve(true);
+      };
+      promise.then(done, (error) => {
+        this.log.error({ err: error, path: this.path }, `terminate of ${this.path} failed`);
+        done();
+      });
+    });
   }
 }

@@ -74,6 +74,15 @@ class Lane {
     this.count++;
   }
 
+  unshift(message: unknown, meta: unknown): void {
+    let buf = this.buf;
+    if (this.count << 1 === buf.length) buf = this.grow();
+    this.head = (this.head - 2) & (buf.length - 1);
+    buf[this.head] = message;
+    buf[this.head + 1] = meta;
+    this.count++;
+  }
+
   private grow(): unknown[] {
     const old = this.buf;
     const next = new Array(old.length << 1);
@@ -140,6 +149,13 @@ export class Mailbox {
     this.laneAt(index).push(message, meta);
     this.mask |= 1 << index;
     this.size++;
+  }
+
+  /** Puts a message back at the front of lane `index` (redelivery after a crash). */
+  pushFront(index: number, message: unknown, meta: unknown): void {
+    this.laneAt(index).unshift(message, meta);
+    this.mask |= 1 << index;
+    if (index !== SYSTEM_LANE) this.size++;
   }
 
   /**

@@ -22,6 +22,18 @@ import { DEFAULT_PRIORITY } from './mailbox.js';
 import { checkName, checkObject, knownKeys, mailboxConfig, positiveInteger, positiveNumber } from './options.js';
 import { ActorRef, checkPriority } from './ref.js';
 import { Scheduler } from './scheduler.js';
+import {
+  CHILD_KEYS,
+  childSpec,
+  type ChildSpec,
+  DEFAULT_SUPERVISION,
+  SupervisorActor,
+  type SupervisorSpec,
+  Supervision,
+  type TreeSpec,
+  validateTree,
+} from './supervisor.js';
+import type { MailboxConfig } from './mailbox.js';
 
 export interface SystemOptions {
   name?: string;
@@ -37,6 +49,15 @@ export interface SystemOptions {
   askTimeoutMs?: number;
   /** How many dead letters the ring keeps, 1000. */
   deadLetterCapacity?: number;
+  /** Random source for backoff jitter (default Math.random); seed it in tests. */
+  random?: () => number;
+}
+
+/** An escalation that reached the root supervisor: the subtree was stopped and marked failed. */
+export interface Escalation {
+  path: string;
+  reason: ExitReason;
+  at: number;
 }
 
 export interface MailboxView {
@@ -52,6 +73,8 @@ export interface TreeNode {
   status: (typeof STATUS_NAMES)[number];
   restarts: number;
   mailbox: MailboxView;
+  /** The supervision strategy, for supervisors and actors with children. */
+  strategy?: string;
   children: TreeNode[];
 }
 
@@ -65,8 +88,8 @@ export interface SystemMetrics {
   eventsUnrouted: number;
 }
 
-const SYSTEM_KEYS = ['name', 'store', 'logger', 'clock', 'modes', 'askTimeoutMs', 'deadLetterCapacity'];
-const SPAWN_KEYS = ['name', 'args', 'mailbox', 'parent'];
+const SYSTEM_KEYS = ['name', 'store', 'logger', 'clock', 'modes', 'askTimeoutMs', 'deadLetterCapacity', 'random'];
+const SPAWN_KEYS = ['name', 'parent', ...CHILD_KEYS];
 const ASK_KEYS = ['timeoutMs', 'priority', 'signal'];
 
 export class ActorSystem {
@@ -79,7 +102,11 @@ export class ActorSystem {
   current: ActorCell | null = null;
   /** @internal */ readonly deadlines: AskDeadlines;
   private readonly bus = new EventBus<ActorCell>();
-  private readonly roots = new Map<string, ActorCell>();
+  /** @internal Top-level actors (children of the root supervisor), in start order. */
+  readonly topLevel = new Map<string, ActorCell>();
+  /** @internal */ readonly random: () => number;
+  private readonly rootSupervision: Supervision;
+  private readonly escalationLog: Escalation[] = [];
   private readonly askTimeoutMs: number;
   private nextId = 0;
   private live = 0;
@@ -111,6 +138,9 @@ export class ActorSystem {
       this.log,
     );
     this.deadlines = new AskDeadlines(clock, (ask, timeoutMs) => ask.fail(new TimeoutError(ask.path, timeoutMs)));
+    if (options.random !== undefined && typeof options.random !== 'function') throw new ConfigError('random', 'must be a function returning [0, 1)');
+    this.random = options.random ?? Math.random;
+    this.rootSupervision = new Supervision(this, DEFAULT_SUPERVISION, null);
   }
 
   /** The system mode; 'normal' until modes escalate it. */
@@ -138,35 +168,57 @@ export class ActorSystem {
   spawnChild(behavior: Behavior, options: SpawnOptions | undefined, parent: ActorCell | null): ActorRef {
     if (this.state !== 'running') throw new SystemStoppedError(this.name);
     if (!isBehavior(behavior)) throw new ConfigError('spawn(behavior)', 'is not a behavior made by defineActor');
-    let name: string;
-    let mailbox = undefined;
-    let args: unknown = undefined;
-    if (options !== undefined) {
-      checkObject('spawn options', options);
-      knownKeys('spawn options', options, SPAWN_KEYS);
-      name = options.name === undefined ? `$${++this.nextId}` : checkName('name', options.name);
-      mailbox = options.mailbox;
-      args = options.args;
-    } else name = `$${++this.nextId}`;
-    const config = mailboxConfig(mailbox);
+    if (options === undefined) return this.spawnCell(behavior, `$${++this.nextId}`, undefined, mailboxConfig(undefined), childSpec(undefined, ''), parent).ref;
+    checkObject('spawn options', options);
+    knownKeys('spawn options', options, SPAWN_KEYS);
+    const name = options.name === undefined ? `$${++this.nextId}` : checkName('name', options.name);
+    return this.spawnCell(behavior, name, options.args, mailboxConfig(options.mailbox), childSpec(options, ''), parent).ref;
+  }
+
+  /** @internal Starts a node of a declared tree under `parent` (already validated). */
+  spawnNode(node: TreeSpec, parent: ActorCell | null): ActorCell {
+    if (node.kind === 'worker') {
+      return this.spawnCell(node.behavior, node.name, node.options.args, mailboxConfig(node.options.mailbox), childSpec(node.options, ''), parent);
+    }
+    const { restart, shutdownMs } = node.options;
+    return this.spawnCell(SupervisorActor, node.name, node, mailboxConfig(undefined), childSpec({ restart, shutdownMs }, ''), parent);
+  }
+
+  private spawnCell(behavior: Behavior, name: string, args: unknown, mailbox: MailboxConfig, spec: ChildSpec, parent: ActorCell | null): ActorCell {
     if (parent !== null && parent.status >= Status.Stopping) throw new ActorStoppedError(parent.path, `cannot spawn under ${parent.path}: it is stopped`);
-    const siblings = parent === null ? this.roots : (parent.children ??= new Map());
-    if (siblings.has(name)) {
+    const siblings = parent === null ? this.topLevel : (parent.children ??= new Map());
+    const existing = siblings.get(name);
+    if (existing !== undefined && existing.status !== Status.Failed) {
       throw new ConfigError('name', `'${name}' is already taken under ${parent === null ? '/' : parent.path}`);
     }
+    if (existing !== undefined) siblings.delete(name); // a failed node gives way to a new one
     const path = parent === null ? '/' + name : parent.path + '/' + name;
-    const cell = new ActorCell(this, behavior, parent, name, path, args, config);
+    const cell = new ActorCell(this, behavior, parent, name, path, args, mailbox, spec);
     siblings.set(name, cell);
     this.live++;
     cell.start();
-    return cell.ref;
+    return cell;
+  }
+
+  /**
+   * Starts a declared supervision tree at the top level and resolves with its root's ref. The
+   * whole tree is validated first: a bad option is a ConfigError before anything runs.
+   */
+  async start(tree: SupervisorSpec | TreeSpec): Promise<ActorRef> {
+    if (this.state !== 'running') throw new SystemStoppedError(this.name);
+    validateTree(tree);
+    const existing = this.topLevel.get(tree.name);
+    if (existing !== undefined && existing.status !== Status.Failed) {
+      throw new ConfigError('name', `'${tree.name}' is already taken under /`);
+    }
+    return this.spawnNode(tree, null).ref;
   }
 
   /** Finds a live actor by path (`/trading/strategy`). */
   lookup(path: string): ActorRef | undefined {
     if (typeof path !== 'string' || !path.startsWith('/')) return undefined;
     const parts = path.split('/');
-    let cell = this.roots.get(parts[1]!);
+    let cell = this.topLevel.get(parts[1]!);
     for (let i = 2; cell !== undefined && i < parts.length; i++) cell = cell.children?.get(parts[i]!);
     return cell !== undefined && cell.isAlive ? cell.ref : undefined;
   }
@@ -185,22 +237,42 @@ export class ActorSystem {
     if (this.shuttingDown) return this.shuttingDown;
     this.state = 'stopping';
     return (this.shuttingDown = (async () => {
-      for (const cell of [...this.roots.values()].reverse()) await cell.requestStop('shutdown');
+      for (const cell of [...this.topLevel.values()].reverse()) await cell.requestStop('shutdown');
+      this.rootSupervision.cancelPending();
       this.state = 'stopped';
       this.deadlines.failAll(() => new SystemStoppedError(this.name));
       this.log.flush?.();
     })());
   }
 
-  /** @internal A handler threw: before supervision, the actor is stopped. */
-  actorCrashed(cell: ActorCell, error: unknown): void {
-    void cell.stopNow({ error });
+  /** @internal An actor crashed or exited on its own: its supervisor decides what follows. */
+  childExited(cell: ActorCell, reason: ExitReason, where = 'exit'): void {
+    const parent = cell.parentCell;
+    const supervision = parent === null ? this.rootSupervision : (parent.supervision ??= new Supervision(this, DEFAULT_SUPERVISION, parent));
+    supervision.onChildExit(cell, reason, where);
   }
 
-  /** @internal The actor has stopped for good: it leaves its parent and the name is free again. */
-  actorStopped(cell: ActorCell): void {
-    const siblings = cell.parentCell === null ? this.roots : cell.parentCell.children;
-    if (siblings?.get(cell.name) === cell) siblings.delete(cell.name);
+  /** @internal Hook for snapshot restore, run after every init (snapshots arrive with their issue). */
+  restoreState(_cell: ActorCell): void {}
+
+  /** @internal An escalation reached the root: recorded, logged; the subtree is marked failed. */
+  recordEscalation(cell: ActorCell, reason: ExitReason): void {
+    this.escalationLog.push({ path: cell.path, reason, at: Date.now() });
+    this.log.error(
+      { path: cell.path, err: typeof reason === 'object' ? reason.error : undefined, decision: 'fail-subtree' },
+      `escalation reached the root: ${cell.path} exceeded the restart intensity and is marked failed`,
+    );
+  }
+
+  /** Escalations that reached the root supervisor, oldest first. */
+  escalations(): Escalation[] {
+    return [...this.escalationLog];
+  }
+
+  /** @internal The actor has stopped for good: it leaves its parent (a failed one stays, marked). */
+  actorStopped(cell: ActorCell, failed: boolean): void {
+    const siblings = cell.parentCell === null ? this.topLevel : cell.parentCell.children;
+    if (!failed && siblings?.get(cell.name) === cell) siblings.delete(cell.name);
     this.live--;
   }
 
@@ -337,17 +409,20 @@ export class ActorSystem {
   tree(): TreeNode[] {
     const node = (cell: ActorCell): TreeNode => {
       const depths = cell.mailbox.depths();
-      return {
+      const isSupervisor = cell.behavior === SupervisorActor;
+      const view: TreeNode = {
         path: cell.path,
         name: cell.name,
-        kind: 'worker',
+        kind: isSupervisor ? 'supervisor' : 'worker',
         status: STATUS_NAMES[cell.status],
-        restarts: 0,
+        restarts: cell.restarts,
         mailbox: { size: cell.mailbox.size, system: depths.system, byPriority: depths.byPriority },
         children: cell.children ? [...cell.children.values()].map(node) : [],
       };
+      if (isSupervisor || view.children.length > 0) view.strategy = (cell.supervision?.config ?? DEFAULT_SUPERVISION).strategy;
+      return view;
     };
-    return [...this.roots.values()].map(node);
+    return [...this.topLevel.values()].map(node);
   }
 
   metrics(): SystemMetrics {

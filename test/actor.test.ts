@@ -199,10 +199,10 @@ describe('receiveBatch', () => {
   });
 });
 
-describe('crashes (before supervision)', () => {
-  it('stops a crashed actor, dead-letters the poison message and the ones after it', async () => {
+describe('crashes', () => {
+  it('stops a crashed temporary actor, dead-letters the poison message and the ones after it', async () => {
     const system = await startSystem();
-    const ref = system.spawn(Counter, { name: 'fragile' });
+    const ref = system.spawn(Counter, { name: 'fragile', restart: 'temporary' });
     ref.tell({ type: 'boom' });
     ref.tell({ type: 'add', n: 1 });
     await until(() => !ref.alive);
@@ -233,7 +233,7 @@ describe('crashes (before supervision)', () => {
     await expect(ref.ask('y')).rejects.toBeInstanceOf(ActorStoppedError);
   });
 
-  it('treats a throwing init as a crash: the actor never runs', async () => {
+  it('treats a throwing init as a crash: a temporary actor never runs', async () => {
     const system = await startSystem();
     const ref = system.spawn(
       defineActor({
@@ -242,8 +242,9 @@ describe('crashes (before supervision)', () => {
         },
         receive() {},
       }),
+      { restart: 'temporary' },
     );
-    expect(ref.alive).toBe(false);
+    await until(() => !ref.alive);
     expect(ref.tell('x')).toBe(false);
   });
 
@@ -254,9 +255,10 @@ describe('crashes (before supervision)', () => {
     const system = await startSystem({ logger });
     const ref = system.spawn(Counter, { name: 'logged' });
     ref.tell({ type: 'boom' });
-    await until(() => !ref.alive);
+    await until(() => lines.length > 0);
+    await nextTurn();
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ level: 50, path: '/logged', err: { message: 'boom' } });
+    expect(lines[0]).toMatchObject({ level: 50, path: '/logged', err: { message: 'boom' }, decision: 'restart' });
   });
 });
 
@@ -299,7 +301,7 @@ describe('stop and shutdown', () => {
     expect(system.deadLetters.list().map((l) => l.message)).toEqual(['queued']);
   });
 
-  it('ctx.stop() stops the actor normally after the current message', async () => {
+  it('ctx.stop() stops a transient actor normally after the current message', async () => {
     const system = await startSystem();
     const reasons: unknown[] = [];
     const ref = system.spawn(
@@ -307,6 +309,7 @@ describe('stop and shutdown', () => {
         receive: (_s, _m, ctx) => ctx.stop(),
         terminate: (_s, reason) => void reasons.push(reason),
       }),
+      { restart: 'transient' },
     );
     ref.tell('quit');
     ref.tell('late');
