@@ -5,7 +5,8 @@
  * Sizes differ per contestant so that one run takes about 0.1–0.5 s on every contestant (nact
  * handles one message per event-loop iteration; the full Genesis sizes would take it many
  * seconds per round). Every figure is per message / per ask / per actor, so they compare.
- * Each run starts its own system and shuts it down, outside the timed part.
+ * Each run starts its own system and shuts it down outside the timed part, except the "warm"
+ * tell runs, which reuse the actors of the previous round (see `fixtures`).
  */
 import { ActorSystem, defineActor } from '../src/index.ts';
 import { check, type Experiment, gc, type Options, percentiles, size, type Suite, tick } from './harness.ts';
@@ -98,7 +99,7 @@ function tell(o: Options, count: number, warm: boolean): Experiment {
     ? { genesis: size(1000, o, 10), nact: size(100, o, 10), xstateTransition: size(1000, o, 10), xstateMachine: size(200, o, 10), floor: size(1000, o, 10) }
     : { genesis: size(2e6, o), nact: size(1e5, o), xstateTransition: size(1e6, o), xstateMachine: size(2e5, o), floor: size(2e6, o) };
   const teardowns: (() => Promise<void>)[] = [];
-  const describe = (m: number) => (many ? `${count} actors × ${m} messages, interleaved` : `${m} messages`);
+  const describe = (m: number) => (many ? `${count} actors × ${m} messages (interleaved)` : `${m.toLocaleString('en-US')} messages`);
   const kind = warm ? 'kept from the previous round' : 'new each run';
 
   /** Checks what the run added to each total and returns its rate. The send loops are written
@@ -143,11 +144,11 @@ function tell(o: Options, count: number, warm: boolean): Experiment {
       for (const teardown of teardowns.splice(0)) await teardown();
     },
     notes: {
-      genesis: `${describe(perActor.genesis)} told (numbers) to Counters ${kind}, then ask('get') each (timed)`,
-      nact: `${describe(perActor.nact)} dispatched to reducer actors ${kind}, then a query each (timed)`,
-      xstateTransition: `${describe(perActor.xstateTransition)} as send({type:'inc',n}) to fromTransition actors ${kind}, then getSnapshot()`,
-      xstateMachine: `${describe(perActor.xstateMachine)} as send({type:'inc',n}) to one-state machines with assign, ${kind}, then getSnapshot()`,
-      floor: `${describe(perActor.floor)} appended to plain arrays (${kind}), then each drained by index, adding`,
+      genesis: `${describe(perActor.genesis)}: ref.tell(n) to Counter actors ${kind}, then ask('get') each (timed)`,
+      nact: `${describe(perActor.nact)}: dispatch(ref, n) to reducer actors ${kind}, then a query each (timed)`,
+      xstateTransition: `${describe(perActor.xstateTransition)}: send({type:'inc',n}) to fromTransition actors ${kind}, then getSnapshot()`,
+      xstateMachine: `${describe(perActor.xstateMachine)}: send({type:'inc',n}) to one-state machines with assign, ${kind}, then getSnapshot()`,
+      floor: `${describe(perActor.floor)}: appended to plain arrays ${kind}, then each drained by index, adding`,
     },
     contestants: {
       async genesis() {

@@ -1,7 +1,7 @@
 /**
  * `npm run bench` — runs every registered suite, prints the table and writes bench/RESULTS.md.
  *
- *   npm run bench                      full run (7 measured rounds, 1 warm-up), ~1–2 min
+ *   npm run bench                      full run (7 measured rounds, 1 warm-up), ~2 min
  *   npm run bench -- --quick           smoke test: 2 rounds, sizes ÷10, writes tmp/RESULTS.quick.md
  *   npm run bench -- --only=ask        only experiments whose title contains "ask"
  *   npm run bench -- --rounds=9 --out=tmp/x.md
@@ -50,7 +50,7 @@ function machine(): string[] {
   const models = [...new Set(cpus.map((c) => c.model.trim()))].join(', ');
   return [
     `- Date: ${new Date().toISOString()}`,
-    `- CPU: ${models} × ${cpus.length} (reported ${cpus[0]?.speed ?? '?'} MHz)`,
+    `- CPU: ${models} × ${cpus.length}${cpus[0]?.speed ? ` at ${cpus[0].speed} MHz` : ' (clock speed not reported)'}`,
     `- Memory: ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
     `- Node ${process.version} (V8 ${process.versions.v8}), ${os.platform()} ${os.release()} ${os.arch()}`,
   ];
@@ -65,6 +65,8 @@ function notes(rows: Row[], noteLines: string[]): string {
     '- `G/peer` is the median of the per-round ratios Genesis ÷ peer (each ratio compares runs seconds apart, which',
     "  cancels this machine's CPU speed swings). Above 1 means Genesis is faster for rates, slower for times and bytes.",
     '- A forced GC precedes every run. Asks go through the public API from outside any actor.',
+    '- tell, fresh: new actors (and arrays, for the floor) each run, so mailboxes grow inside the timed part;',
+    '  tell, warm: the actors of the previous round, whose mailboxes are already grown (a long-running system).',
     '- Heap per actor = heapUsed growth after a forced GC, ÷ actors; includes the array slot holding each ref.',
     '- n/a: XState v5 has no request/reply; `send()` returns void and a reply needs a second actor plus',
     '  `sendTo`/`emit` with hand-made correlation, so there is no ask to compare. — : not measured.',

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { ConfigError } from './errors.js';
 import type { ActorEvent } from './events.js';
-import type { MailboxOptions } from './mailbox.js';
+import type { ChildOptions } from './supervisor.js';
 import type { ActorRef } from './ref.js';
 
 /** Why an actor stopped: a normal exit, a shutdown by its parent or the system, or a crash. */
@@ -42,13 +42,10 @@ export interface DeferredReply {
   fail(error: unknown): boolean;
 }
 
-export interface SpawnOptions<A = unknown> {
+export interface SpawnOptions<A = unknown> extends ChildOptions<A> {
   /** Unique among the parent's children; default a generated `$<n>`. */
   name?: string;
-  /** Passed to `init`. */
-  args?: A;
-  mailbox?: MailboxOptions;
-  /** Spawn as a child of this actor instead of at the top level. */
+  /** Spawn as a child of this actor (which supervises it) instead of at the top level. */
   parent?: ActorRef;
 }
 

@@ -283,6 +283,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
       );
       return;
     }
+    if (this.status !== Status.Starting) return; // it crashed or was stopped during its own init
     this.state = result;
     this.initialized();
   }
@@ -474,7 +475,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
     const ask = meta instanceof PendingAsk ? meta : undefined;
     if (this.status !== Status.Running && this.status !== Status.Starting) {
       // A handler that settled while the actor was already being stopped: nothing to supervise.
-      this.log.error({ err: error, path: this.path, in: where }, `actor ${this.path} failed in ${where} while stopping`);
+      this.log.error({ err: error, in: where }, `actor ${this.path} failed in ${where} while stopping`);
       if (where !== 'init' && where !== 'supervision') this.system.deadLetters.record(this.path, message, 'crashed', error);
       ask?.fail(new ActorStoppedError(this.path, `actor ${this.path} crashed handling the ask`, { cause: error }));
       this.notifyIdle();
@@ -518,7 +519,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
     const shutdownMs = this.spec.shutdownMs;
     this.supervision?.cancelPending(); // restarts of children that were waiting for a backoff
     if (this.busy && !(await this.idleWithin(shutdownMs))) {
-      this.log.warn({ path: this.path, shutdownMs }, `${this.path} did not finish its handler within ${shutdownMs} ms: killed`);
+      this.log.warn({ shutdownMs }, `${this.path} did not finish its handler within ${shutdownMs} ms: killed`);
       this.epoch++; // its handler's result, if it ever comes, is ignored
       this.busy = false;
       this.currentAsk?.fail(new ActorStoppedError(this.path, `actor ${this.path} was killed before replying`));
@@ -533,10 +534,10 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
     try {
       const result = terminate(this.state, reason, this);
       if (isThenable(result) && !(await this.settlesWithin(result, shutdownMs))) {
-        this.log.warn({ path: this.path, shutdownMs }, `terminate of ${this.path} did not finish within ${shutdownMs} ms: killed`);
+        this.log.warn({ shutdownMs }, `terminate of ${this.path} did not finish within ${shutdownMs} ms: killed`);
       }
     } catch (error) {
-      this.log.error({ err: error, path: this.path }, `terminate of ${this.path} failed`);
+      this.log.error({ err: error }, `terminate of ${this.path} failed`);
     }
   }
 
@@ -550,15 +551,15 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
     this.state = undefined;
     this.supervision = null; // a new incarnation starts with a fresh restart history
     this.scheduled = true; // resume() decides once init is done
-    this.log.info({ path: this.path, restarts: this.restarts }, `restarted ${this.path}`);
+    this.log.info({ restarts: this.restarts }, `restarted ${this.path}`);
     this.start();
   }
 
   /** Stops the actor: at once when idle, else after the handler in flight has finished. */
   requestStop(reason: ExitReason): Promise<void> {
     if (this.status >= Status.Stopping) return this.stopped ?? RESOLVED;
-    if (this.system.current === this) {
-      // Inside its own synchronous handler: leave once the handler returns.
+    if (this.system.current === this && (this.status === Status.Running || this.status === Status.Starting)) {
+      // Inside its own synchronous handler (or init): leave once it returns.
       this.stopRequested ??= reason;
       return new Promise((resolve) => (this.stopWaiters ??= []).push(resolve));
     }
@@ -633,7 +634,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
         resolve(true);
       };
       promise.then(done, (error) => {
-        this.log.error({ err: error, path: this.path }, `terminate of ${this.path} failed`);
+        this.log.error({ err: error }, `terminate of ${this.path} failed`);
         done();
       });
     });

@@ -1,6 +1,6 @@
 /** The public API of Genesis. Everything not exported here is internal. */
 export { ActorSystem } from './system.js';
-export type { SystemOptions, TreeNode, MailboxView, SystemMetrics } from './system.js';
+export type { Escalation, SystemOptions, TreeNode, MailboxView, SystemMetrics } from './system.js';
 export { defineActor, isBehavior } from './actor.js';
 export type {
   ActorDefinition,
@@ -16,6 +16,18 @@ export type {
   TellOptions,
 } from './actor.js';
 export { ActorRef } from './ref.js';
+export { supervisor, child, EscalationError } from './supervisor.js';
+export type {
+  BackoffOptions,
+  ChildOptions,
+  Intensity,
+  RestartType,
+  Strategy,
+  SupervisorOptions,
+  SupervisorSpec,
+  TreeSpec,
+  WorkerSpec,
+} from './supervisor.js';
 export type { ActorEvent } from './events.js';
 export type { MailboxOptions, OverflowPolicy } from './mailbox.js';
 export type { DeadLetter, DeadLetterReason } from './dead-letters.js';

@@ -1,0 +1,433 @@
+import { describe, expect, it } from 'vitest';
+import { Crasher, type CrasherMsg, Hanger, InitCrasher } from '../actors/chaos.js';
+import {
+  type ActorRef,
+  type ActorSystem,
+  child,
+  ConfigError,
+  defineActor,
+  type DownSignal,
+  SimulatedClock,
+  supervisor,
+  type TreeNode,
+} from '../src/index.js';
+import { nextTurn, startSystem, until } from './helpers.js';
+
+function find(nodes: TreeNode[], path: string): TreeNode | undefined {
+  for (const n of nodes) {
+    if (n.path === path) return n;
+    const hit = find(n.children, path);
+    if (hit) return hit;
+  }
+  return undefined;
+}
+
+function node(system: ActorSystem, path: string): TreeNode {
+  const hit = find(system.tree(), path);
+  if (!hit) throw new Error(`no node ${path}`);
+  return hit;
+}
+
+/** Lets all pending restarts (microtask chains) run. */
+async function settle(turns = 5): Promise<void> {
+  for (let i = 0; i < turns; i++) await nextTurn();
+}
+
+function crash(system: ActorSystem, path: string): void {
+  (system.lookup(path) as ActorRef<CrasherMsg>).tell({ type: 'crash' });
+}
+
+async function threeChildren(strategy: 'one-for-one' | 'one-for-all' | 'rest-for-one') {
+  const journal: string[] = [];
+  const system = await startSystem({ clock: new SimulatedClock() });
+  await system.start(
+    supervisor('sup', {
+      strategy,
+      intensity: { maxRestarts: 10, withinMs: 1000 },
+      children: ['a', 'b', 'c'].map((name) => child(name, Crasher, { args: { journal } })),
+    }),
+  );
+  journal.length = 0;
+  return { system, journal };
+}
+
+describe('strategies', () => {
+  it('restarts only the crashed child under one-for-one', async () => {
+    const { system, journal } = await threeChildren('one-for-one');
+    crash(system, '/sup/b');
+    await settle();
+    expect(journal).toEqual(['terminate /sup/b', 'init /sup/b']);
+    expect(['a', 'b', 'c'].map((n) => node(system, `/sup/${n}`).restarts)).toEqual([0, 1, 0]);
+  });
+
+  it('stops all children in reverse start order and restarts them in start order under one-for-all', async () => {
+    const { system, journal } = await threeChildren('one-for-all');
+    crash(system, '/sup/b');
+    await settle();
+    expect(journal).toEqual(['terminate /sup/c', 'terminate /sup/b', 'terminate /sup/a', 'init /sup/a', 'init /sup/b', 'init /sup/c']);
+  });
+
+  it('stops the crashed child and those started after it under rest-for-one', async () => {
+    const { system, journal } = await threeChildren('rest-for-one');
+    crash(system, '/sup/b');
+    await settle();
+    expect(journal).toEqual(['terminate /sup/c', 'terminate /sup/b', 'init /sup/b', 'init /sup/c']);
+    expect(node(system, '/sup/a').restarts).toBe(0);
+  });
+
+  it('keeps the ref, path and mailbox across a restart; the crashing message is not redelivered', async () => {
+    const system = await startSystem();
+    await system.start(supervisor('s', { strategy: 'one-for-one', children: [child('w', Crasher)] }));
+    const ref = system.lookup('/s/w') as ActorRef<CrasherMsg>;
+    ref.tell({ type: 'work' });
+    ref.tell({ type: 'crash' });
+    ref.tell({ type: 'work' });
+    ref.tell({ type: 'work' });
+    expect(await ref.ask({ type: 'get' })).toBe(2); // the two after the crash, in the new incarnation
+    expect(system.lookup('/s/w')).toBe(ref);
+    expect(system.deadLetters.list().map((l) => [l.reason, l.message])).toEqual([['crashed', { type: 'crash' }]]);
+  });
+
+  it('redelivers a crashing message up to maxMessageCrashes, then dead-letters it', async () => {
+    const system = await startSystem();
+    const journal: string[] = [];
+    const ref = system.spawn(Crasher, { name: 'w', maxMessageCrashes: 3, args: { journal } });
+    ref.tell({ type: 'crash' });
+    ref.tell({ type: 'work' });
+    expect(await ref.ask({ type: 'get' })).toBe(1);
+    expect(journal.filter((e) => e.startsWith('init'))).toHaveLength(4); // first start + 3 restarts
+    expect(system.deadLetters.counts()).toEqual({ crashed: 1 });
+  });
+});
+
+describe('restart types', () => {
+  const Quitter = defineActor<null, 'quit' | 'crash' | 'ping'>({
+    receive(_s, m, ctx) {
+      if (m === 'quit') ctx.stop();
+      else if (m === 'crash') throw new Error('crash');
+      else ctx.reply('pong');
+    },
+  });
+
+  it('restarts a permanent child after a crash and after a normal exit', async () => {
+    const system = await startSystem();
+    const ref = system.spawn(Quitter, { name: 'p', restart: 'permanent' });
+    ref.tell('crash');
+    ref.tell('quit');
+    expect(await ref.ask('ping')).toBe('pong');
+    expect(node(system, '/p').restarts).toBe(2);
+  });
+
+  it('restarts a transient child after a crash but not after a normal exit', async () => {
+    const system = await startSystem();
+    const ref = system.spawn(Quitter, { name: 't', restart: 'transient' });
+    ref.tell('crash');
+    expect(await ref.ask('ping')).toBe('pong');
+    ref.tell('quit');
+    await until(() => !ref.alive);
+    expect(system.tree()).toEqual([]);
+  });
+
+  it('never restarts a temporary child', async () => {
+    const system = await startSystem();
+    const ref = system.spawn(Quitter, { name: 'tmp', restart: 'temporary' });
+    ref.tell('crash');
+    await until(() => !ref.alive);
+    expect(system.lookup('/tmp')).toBeUndefined();
+  });
+
+  it('never restarts after system.stop, whatever the restart type', async () => {
+    const system = await startSystem();
+    const ref = system.spawn(Quitter, { name: 'p' });
+    await system.stop(ref);
+    await settle();
+    expect(ref.alive).toBe(false);
+    expect(system.tree()).toEqual([]);
+  });
+
+  it('stops, and does not restart, a temporary sibling under one-for-all', async () => {
+    const system = await startSystem();
+    await system.start(
+      supervisor('s', {
+        strategy: 'one-for-all',
+        children: [child('a', Crasher), child('tmp', Crasher, { restart: 'temporary' }), child('c', Crasher, { restart: 'transient' })],
+      }),
+    );
+    crash(system, '/s/a');
+    await settle();
+    expect(node(system, '/s').children.map((c) => [c.name, c.status, c.restarts])).toEqual([
+      ['a', 'running', 1],
+      ['c', 'running', 1],
+    ]);
+  });
+});
+
+describe('restart intensity and escalation', () => {
+  it('counts restarts in a sliding window: restarts older than withinMs do not count', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    await system.start(
+      supervisor('s', { strategy: 'one-for-one', intensity: { maxRestarts: 2, withinMs: 1000 }, children: [child('w', Crasher)] }),
+    );
+    for (const at of [0, 600, 1200, 1800]) {
+      clock.advance(at - clock.now());
+      crash(system, '/s/w');
+      await settle();
+    }
+    expect(node(system, '/s/w')).toMatchObject({ status: 'running', restarts: 4 });
+    expect(node(system, '/s').restarts).toBe(0);
+    // three within one window: the supervisor gives up and is restarted by its parent
+    clock.advance(1000);
+    for (let i = 0; i < 3; i++) {
+      crash(system, '/s/w');
+      await settle();
+    }
+    expect(node(system, '/s').restarts).toBe(1);
+    expect(node(system, '/s/w').restarts).toBe(0); // a fresh child of the new incarnation
+  });
+
+  it('escalates through three levels up to the root, which marks the tree failed without dying', async () => {
+    const system = await startSystem({ clock: new SimulatedClock() });
+    const intensity = { maxRestarts: 1, withinMs: 10_000 };
+    const counter = { inits: 0 };
+    await system.start(
+      supervisor('top', {
+        strategy: 'one-for-one',
+        intensity,
+        children: [
+          supervisor('mid', {
+            strategy: 'one-for-one',
+            intensity,
+            children: [supervisor('leaf', { strategy: 'one-for-one', intensity, children: [child('w', InitCrasher, { args: { counter } })] })],
+          }),
+        ],
+      }),
+    );
+    const bystander = system.spawn(Crasher, { name: 'bystander' });
+    await until(() => node(system, '/top').status === 'failed');
+    expect(system.escalations().map((e) => e.path)).toEqual(['/top']);
+    // each level restarted the one below once before giving up; the root restarted /top 3 times
+    expect(counter.inits).toBe(2 * 2 * 2 * 4);
+    expect(await bystander.ask({ type: 'work', value: 'still here' })).toBe('still here');
+    expect(system.lookup('/top')).toBeUndefined();
+  });
+
+  it('stops all children of a supervisor that gives up, in reverse start order', async () => {
+    const journal: string[] = [];
+    const system = await startSystem({ clock: new SimulatedClock() });
+    await system.start(
+      supervisor('s', {
+        strategy: 'one-for-one',
+        intensity: { maxRestarts: 0, withinMs: 1000 },
+        children: ['a', 'b', 'c'].map((n) => child(n, Crasher, { args: { journal } })),
+      }),
+    );
+    journal.length = 0;
+    crash(system, '/s/a');
+    await settle();
+    expect(journal.slice(0, 3)).toEqual(['terminate /s/c', 'terminate /s/b', 'terminate /s/a']);
+    expect(journal.slice(3)).toEqual(['init /s/a', 'init /s/b', 'init /s/c']); // the root restarted /s
+  });
+});
+
+describe('backoff', () => {
+  it('delays restarts exponentially on the system clock and resets after stability', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    await system.start(
+      supervisor('s', {
+        strategy: 'one-for-one',
+        intensity: { maxRestarts: 100, withinMs: 1000 },
+        backoff: { minMs: 100, maxMs: 400, factor: 2, jitter: 0, resetAfterMs: 5000 },
+        children: [child('w', Crasher)],
+      }),
+    );
+    const delayOfNextRestart = async (): Promise<number> => {
+      const before = node(system, '/s/w').restarts;
+      crash(system, '/s/w');
+      await settle();
+      const start = clock.now();
+      while (node(system, '/s/w').restarts === before) {
+        expect(node(system, '/s/w').status).toBe('restarting');
+        clock.advance(10);
+        await settle(2);
+      }
+      return clock.now() - start;
+    };
+    expect(await delayOfNextRestart()).toBe(100);
+    expect(await delayOfNextRestart()).toBe(200);
+    expect(await delayOfNextRestart()).toBe(400);
+    expect(await delayOfNextRestart()).toBe(400); // capped at maxMs
+    clock.advance(5000); // stable for resetAfterMs
+    expect(await delayOfNextRestart()).toBe(100);
+  });
+
+  it('keeps messages sent during the backoff and handles them after the restart', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    await system.start(
+      supervisor('s', { strategy: 'one-for-one', backoff: { minMs: 50, maxMs: 50, jitter: 0 }, children: [child('w', Crasher)] }),
+    );
+    const ref = system.lookup('/s/w') as ActorRef<CrasherMsg>;
+    ref.tell({ type: 'crash' });
+    await settle();
+    ref.tell({ type: 'work' });
+    const answer = ref.ask({ type: 'get' }, { timeoutMs: 1000 });
+    clock.advance(50);
+    expect(await answer).toBe(1);
+  });
+
+  it('applies jitter within [1 - jitter, 1 + jitter] of the base delay', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock, random: () => 1 }); // the largest spread
+    await system.start(
+      supervisor('s', { strategy: 'one-for-one', backoff: { minMs: 100, maxMs: 1000, jitter: 0.5 }, children: [child('w', Crasher)] }),
+    );
+    crash(system, '/s/w');
+    await settle();
+    clock.advance(149);
+    await settle();
+    expect(node(system, '/s/w').status).toBe('restarting');
+    clock.advance(1);
+    await settle();
+    expect(node(system, '/s/w').status).toBe('running');
+  });
+});
+
+describe('watch', () => {
+  const Watcher = defineActor<DownSignal[], ActorRef | 'get'>({
+    init: () => [],
+    receive(downs, m, ctx) {
+      if (m === 'get') ctx.reply([...downs]);
+      else ctx.watch(m);
+    },
+    onSignal: (downs, signal) => void downs.push(signal),
+  });
+
+  it('delivers down when the watched actor stops for good, not when it restarts', async () => {
+    const system = await startSystem();
+    const watcher = system.spawn(Watcher);
+    const target = system.spawn(Crasher, { name: 'target' });
+    watcher.tell(target);
+    await settle();
+    target.tell({ type: 'crash' });
+    await settle();
+    expect(await watcher.ask('get')).toEqual([]);
+    await system.stop(target);
+    expect(await watcher.ask('get')).toEqual([{ type: 'down', ref: target, reason: 'normal' }]);
+  });
+
+  it('delivers down at once when the actor is already dead at watch time, with its crash as reason', async () => {
+    const system = await startSystem();
+    const target = system.spawn(Crasher, { restart: 'temporary' });
+    target.tell({ type: 'crash' });
+    await until(() => !target.alive);
+    const watcher = system.spawn(Watcher);
+    watcher.tell(target);
+    const [down] = (await watcher.ask('get')) as DownSignal[];
+    expect(down!.ref).toBe(target);
+    expect(((down!.reason as { error: Error }).error).message).toMatch(/injected crash/);
+  });
+
+  it('stops delivering after unwatch', async () => {
+    const system = await startSystem();
+    const target = system.spawn(Crasher);
+    const Unwatcher = defineActor<number, 'go' | 'get'>({
+      init: () => 0,
+      receive(n, m, ctx) {
+        if (m === 'go') {
+          ctx.watch(target);
+          ctx.unwatch(target);
+        } else ctx.reply(n);
+      },
+      onSignal: (n) => n + 1,
+    });
+    const w = system.spawn(Unwatcher);
+    w.tell('go');
+    await settle();
+    await system.stop(target);
+    expect(await w.ask('get')).toBe(0);
+  });
+});
+
+describe('shutdown', () => {
+  it('stops the whole tree in reverse start order, running terminate', async () => {
+    const journal: string[] = [];
+    const system = await startSystem();
+    await system.start(
+      supervisor('app', {
+        strategy: 'one-for-one',
+        children: [child('a', Crasher, { args: { journal } }), supervisor('inner', { strategy: 'one-for-all', children: [child('b', Crasher, { args: { journal } }), child('c', Crasher, { args: { journal } })] })],
+      }),
+    );
+    journal.length = 0;
+    await system.shutdown();
+    expect(journal).toEqual(['terminate /app/inner/c', 'terminate /app/inner/b', 'terminate /app/a']);
+  });
+
+  it('kills a child that does not stop within shutdownMs, and logs it', async () => {
+    const clock = new SimulatedClock();
+    const lines: Array<Record<string, unknown>> = [];
+    const { pino } = await import('pino');
+    const logger = pino({ level: 'warn' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+    const system = await startSystem({ clock, logger });
+    await system.start(supervisor('app', { strategy: 'one-for-one', children: [child('stuck', Hanger, { shutdownMs: 300 })] }));
+    const stuck = system.lookup('/app/stuck')!;
+    stuck.tell('hang');
+    await settle();
+    let done = false;
+    const shutdown = system.shutdown().then(() => (done = true));
+    await settle();
+    expect(done).toBe(false);
+    clock.advance(300);
+    await shutdown;
+    expect(lines.some((l) => l.path === '/app/stuck' && /killed/.test(String(l.msg)))).toBe(true);
+    expect(clock.pendingTimers).toBe(0);
+  });
+});
+
+describe('tree', () => {
+  it('shows kinds, statuses, restarts, strategies and mailbox depths', async () => {
+    const system = await startSystem();
+    await system.start(supervisor('app', { strategy: 'rest-for-one', children: [child('w', Crasher), child('h', Hanger, { shutdownMs: 10 })] }));
+    crash(system, '/app/w');
+    await settle();
+    system.lookup('/app/h')!.tell('hang');
+    await settle();
+    system.lookup('/app/h')!.tell('ping', { priority: 1 });
+    expect(system.tree()).toEqual([
+      {
+        path: '/app',
+        name: 'app',
+        kind: 'supervisor',
+        status: 'running',
+        restarts: 0,
+        strategy: 'rest-for-one',
+        mailbox: { size: 0, system: 0, byPriority: [0, 0, 0, 0, 0] },
+        children: [
+          { path: '/app/w', name: 'w', kind: 'worker', status: 'running', restarts: 1, mailbox: { size: 0, system: 0, byPriority: [0, 0, 0, 0, 0] }, children: [] },
+          { path: '/app/h', name: 'h', kind: 'worker', status: 'running', restarts: 1, mailbox: { size: 1, system: 0, byPriority: [0, 1, 0, 0, 0] }, children: [] },
+        ],
+      },
+    ]);
+  });
+});
+
+describe('bad trees', () => {
+  it('refuses bad input with a ConfigError naming the option, before anything runs', async () => {
+    const system = await startSystem();
+    const bad = [
+      [supervisor('s', { strategy: 'one-for-some' as never, children: [] }), /\/s: strategy/],
+      [supervisor('s', { strategy: 'one-for-one', intensity: { maxRestarts: -1, withinMs: 10 }, children: [] }), /intensity\.maxRestarts/],
+      [supervisor('s', { strategy: 'one-for-one', children: [child('x', Crasher), child('x', Crasher)] }), /duplicate child name 'x'/],
+      [supervisor('s', { strategy: 'one-for-one', children: [child('x', { receive() {} } as never)] }), /\/s\/x: behavior/],
+      [supervisor('s', { strategy: 'one-for-one', children: [child('x', Crasher, { restart: 'sometimes' as never })] }), /restart/],
+      [supervisor('s', { strategy: 'one-for-one', backoff: { minMs: 10, maxMs: 5 }, children: [] }), /backoff\.maxMs/],
+    ] as const;
+    for (const [tree, message] of bad) {
+      await expect(system.start(tree)).rejects.toThrow(ConfigError);
+      await expect(system.start(tree)).rejects.toThrow(message);
+    }
+    expect(system.metrics().actors).toBe(0);
+  });
+});
