@@ -2,7 +2,7 @@
  * Fault-injection ("chaos") actors for tests and the demo. Each is deterministic: probabilities
  * come from a seeded RNG, delays from the clock passed in (a SimulatedClock in tests).
  */
-import { type Clock, defineActor, realClock } from '../src/index.js';
+import { type ActorDefinition, type Behavior, type Clock, type Context, defineActor, realClock } from '../src/index.js';
 import { seededRandom } from './rng.js';
 
 /** Records what happened to chaos actors, for tests to assert on. */
@@ -101,3 +101,29 @@ export const InitCrasher = defineActor<null, unknown, InitCrasherArgs | undefine
     ctx.reply('ok');
   },
 });
+
+/** The message that makes a `crashable` actor crash. */
+export const CRASH = Object.freeze({ type: 'chaos.crash' as const });
+
+/**
+ * Wraps a behavior so that telling it `CRASH` makes it throw — fault injection into actors that
+ * know nothing about it (the demo's trading actors). Everything else is delegated unchanged.
+ */
+export function crashable<S, M, A>(behavior: Behavior<S, M, A>): Behavior<S, M | typeof CRASH, A> {
+  const receive = behavior.receive;
+  const receiveBatch = behavior.receiveBatch;
+  const inject = (ctx: { path: string }) => {
+    throw new Error(`injected crash of ${ctx.path}`);
+  };
+  return defineActor<S, M | typeof CRASH, A>({
+    ...(behavior as ActorDefinition<S, M, A>),
+    ...(receive && {
+      receive: (state: S, msg: M | typeof CRASH, ctx: Context<M | typeof CRASH>) =>
+        msg === CRASH ? inject(ctx) : receive(state, msg as M, ctx as Context<M>),
+    }),
+    ...(receiveBatch && {
+      receiveBatch: (state: S, msgs: Array<M | typeof CRASH>, ctx: Context<M | typeof CRASH>) =>
+        msgs.includes(CRASH) ? inject(ctx) : receiveBatch(state, msgs as M[], ctx as Context<M>),
+    }),
+  } as ActorDefinition<S, M | typeof CRASH, A>);
+}

@@ -1,4 +1,4 @@
-/** Collects the strategy's decisions: counts per symbol and side, and the latest few. */
+/** Collects the strategy's decisions (`decision.*` events): counts per symbol and side, the latest few. */
 import { defineActor } from '../src/index.js';
 import type { Decision } from './strategy.js';
 
@@ -8,19 +8,20 @@ export interface DecisionSummary {
   latest: Decision[];
 }
 
-export const DecisionLog = defineActor<DecisionSummary, Decision | 'summary'>({
-  init: () => ({ total: 0, bySymbol: {}, latest: [] }),
-  receiveBatch(state, messages, ctx) {
-    for (const m of messages) {
-      if (m === 'summary') {
-        ctx.reply(structuredClone(state));
-        continue;
-      }
-      state.total++;
-      const counts = (state.bySymbol[m.symbol] ??= { buy: 0, sell: 0 });
-      counts[m.side]++;
-      state.latest.push(m);
-      if (state.latest.length > 5) state.latest.shift();
-    }
+export const DecisionLog = defineActor<DecisionSummary, 'summary'>({
+  init: (_args, ctx) => {
+    ctx.subscribe('decision.*');
+    return { total: 0, bySymbol: {}, latest: [] };
+  },
+  receive(state, _msg, ctx) {
+    ctx.reply(structuredClone(state));
+  },
+  onEvent(state, event) {
+    const d = event.data as Decision;
+    state.total++;
+    const counts = (state.bySymbol[d.symbol] ??= { buy: 0, sell: 0 });
+    counts[d.side]++;
+    state.latest.push(d);
+    if (state.latest.length > 5) state.latest.shift();
   },
 });

@@ -1,9 +1,9 @@
 /**
  * A moving-average crossover strategy: per symbol, a short and a long simple moving average
  * over the last prices; a buy when the short crosses above the long, a sell when it crosses
- * below. Decisions are told to the `decisions` actor.
+ * below. Decisions are published as `decision.<symbol>` events.
  */
-import { type ActorRef, defineActor } from '../src/index.js';
+import { defineActor } from '../src/index.js';
 import type { PriceTick } from './price-feed.js';
 
 export interface Decision {
@@ -26,13 +26,11 @@ interface StrategyState {
   long: number;
   windows: Map<string, Window>;
   seen: number;
-  decisions: ActorRef<Decision>;
 }
 
 export interface StrategyArgs {
   short?: number;
   long?: number;
-  decisions: ActorRef<Decision>;
 }
 
 function sumOfLast(w: Window, n: number, long: number): number {
@@ -41,10 +39,11 @@ function sumOfLast(w: Window, n: number, long: number): number {
   return s;
 }
 
-export const Strategy = defineActor<StrategyState, 'seen', StrategyArgs>({
+/** Asked 'seen', it answers how many ticks this incarnation has processed. */
+export const Strategy = defineActor<StrategyState, 'seen', StrategyArgs | undefined>({
   init: (args, ctx) => {
     ctx.subscribe('market.*.price');
-    return { short: args.short ?? 5, long: args.long ?? 20, windows: new Map(), seen: 0, decisions: args.decisions };
+    return { short: args?.short ?? 5, long: args?.long ?? 20, windows: new Map(), seen: 0 };
   },
   receive(state, _msg, ctx) {
     ctx.reply(state.seen);
@@ -63,7 +62,8 @@ export const Strategy = defineActor<StrategyState, 'seen', StrategyArgs>({
     const longAvg = w.sum / state.long;
     const signal = shortAvg > longAvg ? 1 : -1;
     if (w.lastSignal !== 0 && signal !== w.lastSignal) {
-      ctx.tell(state.decisions, { symbol: tick.symbol, side: signal > 0 ? 'buy' : 'sell', price: tick.price, seq: tick.seq });
+      const decision: Decision = { symbol: tick.symbol, side: signal > 0 ? 'buy' : 'sell', price: tick.price, seq: tick.seq };
+      ctx.publish(`decision.${tick.symbol}`, decision);
     }
     w.lastSignal = signal;
   },

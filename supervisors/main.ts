@@ -1,62 +1,85 @@
 /**
- * The flagship demo (`npm start`): a synthetic price feed → a moving-average strategy → a
- * decision log. Processes a fixed number of events, prints progress while it runs and a
- * summary at the end, and exits 0.
+ * The flagship demo (`npm start`): the trading tree of supervisors/trading.ts processes a fixed
+ * number of price events; a chaos schedule crashes each of its actors once along the way
+ * (`--no-chaos` to turn that off). Prints progress and a summary, exits 0.
  *
- *   npm start -- --events 1000000 --seed 7
+ *   npm start -- --events 500000 --seed 7 --no-chaos
  */
 import { parseArgs } from 'node:util';
-import { DecisionLog, type DecisionSummary } from '../actors/decision-log.js';
-import { type FeedStatus, PriceFeed } from '../actors/price-feed.js';
-import { Strategy } from '../actors/strategy.js';
-import { ActorSystem } from '../src/index.js';
+import { CRASH } from '../actors/chaos.js';
+import type { DecisionSummary } from '../actors/decision-log.js';
+import type { EmitChunk } from '../actors/price-feed.js';
+import { type ActorRef, ActorStoppedError, ActorSystem, type TreeNode } from '../src/index.js';
+import { tradingTree } from './trading.js';
 
 const { values } = parseArgs({
   options: {
     events: { type: 'string', default: '1000000' },
     seed: { type: 'string', default: '42' },
+    chunk: { type: 'string', default: '1000' },
+    'no-chaos': { type: 'boolean', default: false },
   },
 });
 const total = Number(values.events);
-const seed = Number(values.seed);
-if (!Number.isInteger(total) || total <= 0) {
-  console.error(`--events must be a positive integer (got ${values.events})`);
-  process.exit(2);
+const chunk = Number(values.chunk);
+for (const [name, value] of [['events', total], ['chunk', chunk]] as const) {
+  if (!Number.isInteger(value) || value <= 0) {
+    console.error(`--${name} must be a positive integer (got ${values[name]})`);
+    process.exit(2);
+  }
 }
 
-const system = await ActorSystem.start({ name: 'trading', logger: { level: process.env.LOG_LEVEL ?? 'warn' } });
-const decisions = system.spawn(DecisionLog, { name: 'decisions' });
-const strategy = system.spawn(Strategy, { name: 'strategy', args: { decisions } });
-const feed = system.spawn(PriceFeed, {
-  name: 'feed',
-  args: { symbols: { BTC: 65_000, ETH: 3_400, SOL: 150 }, total, seed },
-});
+const system = await ActorSystem.start({ name: 'trading', logger: { level: process.env.LOG_LEVEL ?? 'silent' } });
+await system.start(tradingTree({ seed: Number(values.seed) }));
+const live = (path: string) => system.lookup(path)!;
+
+// Crash each actor once: at 30 %, 50 % and 70 % of the run.
+const chaos = values['no-chaos'] ? [] : [
+  { at: 0.3, path: '/trading/strategy' },
+  { at: 0.5, path: '/trading/feed' },
+  { at: 0.7, path: '/trading/decisions' },
+];
 
 const started = performance.now();
-feed.tell('start');
-const progress = (status: FeedStatus, seen: number) => {
-  const seconds = (performance.now() - started) / 1000;
-  const line = `feed ${status.emitted}/${status.total} · strategy saw ${seen} · ${Math.round(seen / seconds).toLocaleString('en')} events/s`;
-  if (process.stdout.isTTY) process.stdout.write(`\r${line}   `);
-  else console.log(line);
-};
-
-let status: FeedStatus;
-let seen: number;
-do {
-  await new Promise((r) => setTimeout(r, 200));
-  seen = (await strategy.ask('seen')) as number;
-  status = (await feed.ask('status')) as FeedStatus;
-  progress(status, seen);
-} while (seen < total);
+let lastProgress = started;
+let emitted = 0;
+let retried = 0;
+while (emitted < total) {
+  while (chaos.length > 0 && emitted >= chaos[0]!.at * total) {
+    const { path } = chaos.shift()!;
+    live(path).tell(CRASH);
+    console.log(`chaos: crashed ${path} at event ${emitted}`);
+  }
+  const count = Math.min(chunk, total - emitted);
+  try {
+    emitted += (await (live('/trading/feed') as ActorRef<EmitChunk>).ask({ type: 'emit', from: emitted, count })) as number;
+  } catch (error) {
+    if (!(error instanceof ActorStoppedError)) throw error;
+    retried++; // the feed was restarting: send the chunk again
+    continue;
+  }
+  if (performance.now() - lastProgress > 200) {
+    lastProgress = performance.now();
+    const seconds = (lastProgress - started) / 1000;
+    const line = `${emitted.toLocaleString('en')}/${total.toLocaleString('en')} events · ${Math.round(emitted / seconds).toLocaleString('en')} events/s`;
+    if (process.stdout.isTTY) process.stdout.write(`\r${line}   `);
+    else console.log(line);
+  }
+}
+// Mailboxes are FIFO per priority: these asks are answered after every event sent before them.
+const seen = (await live('/trading/strategy').ask('seen')) as number;
+const summary = (await live('/trading/decisions').ask('summary')) as DecisionSummary;
 if (process.stdout.isTTY) process.stdout.write('\n');
 
-const summary = (await decisions.ask('summary')) as DecisionSummary;
 const seconds = (performance.now() - started) / 1000;
 const metrics = system.metrics();
+const restarts = (nodes: TreeNode[]): string[] =>
+  nodes.flatMap((n) => [...(n.restarts ? [`${n.path} ×${n.restarts}`] : []), ...restarts(n.children)]);
 console.log(`\nProcessed ${total.toLocaleString('en')} price events in ${seconds.toFixed(2)} s (${Math.round(total / seconds).toLocaleString('en')} events/s)`);
-console.log(`Decisions: ${summary.total}`);
+console.log(`Restarts: ${restarts(system.tree()).join(', ') || 'none'} · chunks re-sent: ${retried}`);
+console.log(`Strategy ticks since its last restart: ${seen.toLocaleString('en')}`);
+console.log(`Decisions since the decision log's last restart: ${summary.total}`);
 for (const [symbol, c] of Object.entries(summary.bySymbol)) console.log(`  ${symbol}: ${c.buy} buy, ${c.sell} sell`);
 console.log(`Latest: ${summary.latest.map((d) => `${d.side} ${d.symbol} @ ${d.price.toFixed(2)}`).join(', ')}`);
-console.log(`Messages handled: ${metrics.messagesHandled.toLocaleString('en')} · dead letters: ${metrics.deadLetters}`);
+console.log(`Messages handled: ${metrics.messagesHandled.toLocaleString('en')} · dead letters: ${JSON.stringify(system.deadLetters.counts())}`);
 await system.shutdown();
