@@ -54,6 +54,28 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * The cell *is* its mailbox (it extends Mailbox) rather than holding one: one object fewer per
  * actor (memory, GC, spawn time) and one indirection fewer on every tell and take.
  */
+/**
+ * Stop and restart bookkeeping. Kept off the cell until an actor first stops, crashes or is
+ * asked to stop: most actors never do, and each field here would cost every actor 8 bytes.
+ */
+class Lifecycle {
+  /** A deliberate stop (system.stop) asked for during this actor's own handler. */
+  stopRequested: ExitReason | null = null;
+  /** ctx.stop(): a normal exit of its own, reported to the supervisor once the handler ends. */
+  exitRequested = false;
+  restarts = 0;
+  /** Consecutive restarts, for backoff growth. */
+  backoffStep = 0;
+  /** The restart plan this actor is part of, if any (a newer plan supersedes an older one). */
+  plan: object | null = null;
+  exitReason: ExitReason | null = null;
+  lastCrash: { message: unknown; count: number } | null = null;
+  ending: Promise<void> | null = null;
+  stopped: Promise<void> | null = null;
+  stopWaiters: (() => void)[] | null = null;
+  idleWaiters: (() => void)[] | null = null;
+}
+
 export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
   state: unknown = undefined;
   status: Status = Status.Starting;
@@ -64,26 +86,14 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
   readonly ref: ActorRef;
   /** The ask being handled, until replied to or deferred. */
   currentAsk: PendingAsk | null = null;
-  /** A deliberate stop (system.stop) asked for during this actor's own handler. */
-  stopRequested: ExitReason | null = null;
-  /** ctx.stop(): a normal exit of its own, reported to the supervisor once the handler ends. */
-  exitRequested = false;
   /** Bumped whenever an incarnation ends: results of abandoned async handlers are ignored. */
   epoch = 0;
-  restarts = 0;
+  /** When the current incarnation started (clock ms), for the backoff reset. */
   startedAt: number;
-  /** Consecutive restarts, for backoff growth. */
-  backoffStep = 0;
   /** How this actor supervises its children (created on first need). */
   supervision: Supervision | null = null;
-  /** The restart plan this actor is part of, if any (a newer plan supersedes an older one). */
-  plan: object | null = null;
-  exitReason: ExitReason | null = null;
-  private lastCrash: { message: unknown; count: number } | null = null;
-  private ending: Promise<void> | null = null;
-  private stopped: Promise<void> | null = null;
-  private stopWaiters: (() => void)[] | null = null;
-  private idleWaiters: (() => void)[] | null = null;
+  /** Stop and restart bookkeeping, created on first need (see Lifecycle). */
+  private lifecycle: Lifecycle | null = null;
   children: Map<string, ActorCell> | null = null;
   waitingOn: AskParty[] | null = null;
   deferred: Set<PendingAsk> | null = null;
@@ -109,6 +119,34 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
 
   get mailbox(): Mailbox {
     return this;
+  }
+
+  private get life(): Lifecycle {
+    return (this.lifecycle ??= new Lifecycle());
+  }
+
+  get restarts(): number {
+    return this.lifecycle?.restarts ?? 0;
+  }
+
+  get exitReason(): ExitReason | null {
+    return this.lifecycle?.exitReason ?? null;
+  }
+
+  get backoffStep(): number {
+    return this.lifecycle?.backoffStep ?? 0;
+  }
+
+  set backoffStep(step: number) {
+    this.life.backoffStep = step;
+  }
+
+  get plan(): object | null {
+    return this.lifecycle?.plan ?? null;
+  }
+
+  set plan(plan: object | null) {
+    this.life.plan = plan;
   }
 
   // ---- Context -------------------------------------------------------------------------
@@ -191,7 +229,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
 
   stop(): void {
     if (this.status !== Status.Running && this.status !== Status.Starting) return;
-    this.exitRequested = true;
+    this.life.exitRequested = true;
     // Called outside a handler (a timer, say): exit now.
     if (this.system.current !== this && !this.busy && this.status === Status.Running) this.afterHandler();
   }
@@ -442,14 +480,16 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
 
   /** Acts on a stop asked for during the handler; true if the actor is leaving. */
   private afterHandler(): boolean {
-    if (this.stopRequested !== null) {
-      const reason = this.stopRequested;
-      this.stopRequested = null;
+    const life = this.lifecycle;
+    if (life === null) return false;
+    if (life.stopRequested !== null) {
+      const reason = life.stopRequested;
+      life.stopRequested = null;
       void this.stopForGood(reason);
       return true;
     }
-    if (this.exitRequested) {
-      this.exitRequested = false;
+    if (life.exitRequested) {
+      life.exitRequested = false;
       this.system.childExited(this, 'normal');
       return true;
     }
@@ -494,13 +534,14 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
   private redeliver(message: unknown, meta: unknown, where: string): boolean {
     const max = this.spec.maxMessageCrashes;
     if (max <= 1 || where === 'receiveBatch') return false;
-    const last = this.lastCrash;
+    const life = this.life;
+    const last = life.lastCrash;
     const count = last !== null && last.message === message ? last.count + 1 : 1;
     if (count >= max) {
-      this.lastCrash = null;
+      life.lastCrash = null;
       return false;
     }
-    this.lastCrash = { message, count };
+    life.lastCrash = { message, count };
     this.pushFront(this.lane, message, meta);
     return true;
   }
@@ -512,7 +553,8 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
    * shutdownMs), stops the children in reverse start order, runs terminate. Idempotent.
    */
   endIncarnation(reason: ExitReason): Promise<void> {
-    return (this.ending ??= this.runEnd(reason));
+    const life = this.life;
+    return (life.ending ??= this.runEnd(reason));
   }
 
   private async runEnd(reason: ExitReason): Promise<void> {
@@ -543,39 +585,42 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
 
   /** Starts a new incarnation after the old one has ended (the supervisor's restart). */
   reinit(): void {
-    this.ending = null;
+    const life = this.life;
+    life.ending = null;
+    life.restarts++;
     this.epoch++;
-    this.restarts++;
     this.startedAt = this.system.clock.now();
     this.status = Status.Starting;
     this.state = undefined;
     this.supervision = null; // a new incarnation starts with a fresh restart history
     this.scheduled = true; // resume() decides once init is done
-    this.log.info({ restarts: this.restarts }, `restarted ${this.path}`);
+    this.log.info({ restarts: life.restarts }, `restarted ${this.path}`);
     this.start();
   }
 
   /** Stops the actor: at once when idle, else after the handler in flight has finished. */
   requestStop(reason: ExitReason): Promise<void> {
-    if (this.status >= Status.Stopping) return this.stopped ?? RESOLVED;
+    if (this.status >= Status.Stopping) return this.lifecycle?.stopped ?? RESOLVED;
     if (this.system.current === this && (this.status === Status.Running || this.status === Status.Starting)) {
       // Inside its own synchronous handler (or init): leave once it returns.
-      this.stopRequested ??= reason;
-      return new Promise((resolve) => (this.stopWaiters ??= []).push(resolve));
+      const life = this.life;
+      life.stopRequested ??= reason;
+      return new Promise((resolve) => (life.stopWaiters ??= []).push(resolve));
     }
     return this.stopForGood(reason);
   }
 
   /** Ends the actor for good: no restart. `failed` keeps it visible in the tree as failed. */
   stopForGood(reason: ExitReason, failed = false): Promise<void> {
-    if (this.status >= Status.Stopping) return this.stopped ?? RESOLVED;
+    if (this.status >= Status.Stopping) return this.lifecycle?.stopped ?? RESOLVED;
     this.status = Status.Stopping;
-    this.stopRequested = null;
-    this.exitReason = reason;
+    const life = this.life;
+    life.stopRequested = null;
+    life.exitReason = reason;
     this.drainToDeadLetters();
     const ended = this.endIncarnation(reason);
     const finish = () => this.finishStop(reason, failed);
-    return (this.stopped = ended.then(finish, finish));
+    return (life.stopped = ended.then(finish, finish));
   }
 
   private finishStop(reason: ExitReason, failed: boolean): void {
@@ -592,8 +637,9 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
       for (const watcher of this.watchers) watcher.signal({ type: 'down', ref: this.ref, reason });
       this.watchers = null;
     }
-    if (this.stopWaiters !== null) for (const resolve of this.stopWaiters) resolve();
-    this.stopWaiters = null;
+    const life = this.life;
+    if (life.stopWaiters !== null) for (const resolve of life.stopWaiters) resolve();
+    life.stopWaiters = null;
   }
 
   private drainToDeadLetters(): void {
@@ -605,23 +651,26 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
 
   /** Resolves true once no handler is in flight, false if that takes longer than `ms`. */
   private idleWithin(ms: number): Promise<boolean> {
+    const life = this.life;
     return new Promise((resolve) => {
       const clock = this.system.clock;
       const timer = clock.setTimeout(() => {
-        this.idleWaiters = this.idleWaiters?.filter((w) => w !== onIdle) ?? null;
+        life.idleWaiters = life.idleWaiters?.filter((w) => w !== onIdle) ?? null;
         resolve(false);
       }, ms);
       const onIdle = () => {
         clock.clearTimeout(timer);
         resolve(true);
       };
-      (this.idleWaiters ??= []).push(onIdle);
+      (life.idleWaiters ??= []).push(onIdle);
     });
   }
 
   private notifyIdle(): void {
-    const waiters = this.idleWaiters;
-    this.idleWaiters = null;
+    const life = this.lifecycle;
+    if (life === null) return;
+    const waiters = life.idleWaiters;
+    life.idleWaiters = null;
     if (waiters !== null) for (const waiter of waiters) waiter();
   }
 

@@ -431,3 +431,24 @@ describe('bad trees', () => {
     expect(system.metrics().actors).toBe(0);
   });
 });
+
+describe('crash reports', () => {
+  it('logs one structured record per crash and one per restart', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const { pino } = await import('pino');
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+    const system = await startSystem({ logger });
+    await system.start(supervisor('s', { strategy: 'rest-for-one', children: [child('a', Crasher), child('b', Crasher)] }));
+    crash(system, '/s/a');
+    await until(() => node(system, '/s/b').restarts === 1);
+    const crashes = lines.filter((l) => l.level === 50);
+    const restarts = lines.filter((l) => /^restarted/.test(String(l.msg)));
+    expect(crashes).toEqual([
+      expect.objectContaining({ path: '/s/a', supervisor: '/s', strategy: 'rest-for-one', decision: 'restart', restarts: 0, err: expect.objectContaining({ message: 'injected crash of /s/a' }) }),
+    ]);
+    expect(restarts.map((l) => [l.path, l.restarts])).toEqual([
+      ['/s/a', 1],
+      ['/s/b', 1],
+    ]);
+  });
+});

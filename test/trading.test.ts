@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { CRASH, crashable, Crasher } from '../actors/chaos.js';
+import type { DecisionSummary } from '../actors/decision-log.js';
+import type { EmitChunk } from '../actors/price-feed.js';
+import { type ActorRef, ActorStoppedError, type TreeNode } from '../src/index.js';
+import { tradingTree } from '../supervisors/trading.js';
+import { startSystem, until } from './helpers.js';
+
+describe('the trading demo tree', () => {
+  it('keeps processing while each of its actors is crashed once', async () => {
+    const system = await startSystem();
+    await system.start(tradingTree({ seed: 7 }));
+    const feed = () => system.lookup('/trading/feed') as ActorRef<EmitChunk>;
+    const emit = async (from: number, count: number) => {
+      for (;;) {
+        try {
+          return await feed().ask({ type: 'emit', from, count });
+        } catch (error) {
+          if (!(error instanceof ActorStoppedError)) throw error;
+        }
+      }
+    };
+    let sent = 0;
+    for (const victim of ['strategy', 'feed', 'decisions', null]) {
+      for (let i = 0; i < 20; i++) sent += (await emit(sent, 500)) as number;
+      if (victim) system.lookup(`/trading/${victim}`)!.tell(CRASH);
+    }
+    for (let i = 0; i < 20; i++) sent += (await emit(sent, 500)) as number;
+
+    const restarts = (system.tree()[0] as TreeNode).children.map((c) => [c.name, c.status, c.restarts]);
+    expect(restarts).toEqual([
+      ['decisions', 'running', 1],
+      ['strategy', 'running', 1],
+      ['feed', 'running', 1],
+    ]);
+    // After its restart the strategy saw every tick sent since, and decisions keep coming.
+    expect(await system.lookup('/trading/strategy')!.ask('seen')).toBeGreaterThanOrEqual(30_000);
+    const summary = (await system.lookup('/trading/decisions')!.ask('summary')) as DecisionSummary;
+    expect(summary.total).toBeGreaterThan(0);
+    expect(summary.latest.at(-1)!.seq).toBeGreaterThan(sent - 10_000);
+    expect(system.deadLetters.counts()).toEqual({ crashed: 3 });
+  });
+});
+
+describe('crashable', () => {
+  it('makes any behavior crash on CRASH and delegates everything else', async () => {
+    const system = await startSystem();
+    const ref = system.spawn(crashable(Crasher), { name: 'c' });
+    expect(await ref.ask({ type: 'work', value: 1 })).toBe(1);
+    ref.tell(CRASH);
+    await until(() => system.tree()[0]!.restarts === 1);
+    expect(await ref.ask({ type: 'get' })).toBe(0);
+  });
+});
