@@ -248,7 +248,9 @@ export class Supervision {
     const crashed = isCrash(reason);
     const type = child.spec.restart;
     const wanted = type === 'permanent' || (type === 'transient' && crashed);
-    const ownerLeaving = this.owner !== null && this.owner.status !== Status.Running && this.owner.status !== Status.Starting;
+    // No restarts under a supervisor that is itself ending, nor during system shutdown.
+    const ownerLeaving =
+      !this.system.isRunning || (this.owner !== null && this.owner.status !== Status.Running && this.owner.status !== Status.Starting);
     const decision = !wanted || ownerLeaving ? 'stop' : this.recordRestart(this.system.clock.now()) ? 'escalate' : 'restart';
     const report = {
       path: child.path,

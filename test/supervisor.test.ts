@@ -452,3 +452,23 @@ describe('crash reports', () => {
     ]);
   });
 });
+
+describe('shutdown and crashes', () => {
+  it('does not restart an actor that crashes while the system shuts down', async () => {
+    const system = await startSystem();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const SlowStop = defineActor({ receive() {}, terminate: () => gate });
+    const journal: string[] = [];
+    system.spawn(Crasher, { name: 'first', args: { journal } });
+    system.spawn(SlowStop, { name: 'second' });
+    const shutdown = system.shutdown(); // stops 'second' first, which waits on the gate
+    await settle();
+    system.lookup('/first')!.tell({ type: 'crash' });
+    await settle();
+    release();
+    await shutdown;
+    expect(journal).toEqual(['init /first', 'terminate /first']); // crashed, not restarted
+    expect(system.metrics().actors).toBe(0);
+  });
+});
