@@ -27,8 +27,9 @@ describe('the trading demo tree', () => {
     }
     for (let i = 0; i < 20; i++) sent += (await emit(sent, 500)) as number;
 
-    const restarts = (system.tree()[0] as TreeNode).children.map((c) => [c.name, c.status, c.restarts]);
-    expect(restarts).toEqual([
+    const restarts = () => (system.tree()[0] as TreeNode).children.map((c) => [c.name, c.status, c.restarts]);
+    await until(() => restarts().every(([, status]) => status === 'running')); // backoff is on the real clock
+    expect(restarts()).toEqual([
       ['decisions', 'running', 1],
       ['strategy', 'running', 1],
       ['feed', 'running', 1],
