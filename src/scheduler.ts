@@ -27,6 +27,8 @@ export class Scheduler {
   private markerArmed = false;
   private sliceStart = 0;
   private sinceCheck = 0;
+  /** This turn's slice is used up: further drains wait for the next turn (setImmediate). */
+  private overSlice = false;
   /** Messages handled since start, for metrics. */
   handled = 0;
 
@@ -36,7 +38,10 @@ export class Scheduler {
     queue[(this.head + this.count) & (queue.length - 1)] = actor;
     if (this.count++ === 0 && !this.drainScheduled) {
       this.drainScheduled = true;
-      queueMicrotask(this.drain);
+      // Work that arrives from promise callbacks (async handlers, restarts) after the slice is
+      // spent must not keep the microtask queue busy forever either.
+      if (this.overSlice) setImmediate(this.drain);
+      else queueMicrotask(this.drain);
     }
   }
 
@@ -52,6 +57,7 @@ export class Scheduler {
 
   private readonly endOfTurn = (): void => {
     this.markerArmed = false;
+    this.overSlice = false;
   };
 
   private readonly drain = (): void => {
@@ -76,7 +82,10 @@ export class Scheduler {
         if ((this.sinceCheck += n) >= CHECK_EVERY) {
           this.sinceCheck = 0;
           // Out of time for this turn: let timers and I/O in, continue after them.
-          if (performance.now() - this.sliceStart > SLICE_MS) break;
+          if (performance.now() - this.sliceStart > SLICE_MS) {
+            this.overSlice = true;
+            break;
+          }
         }
       }
     } finally {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defineActor } from '../src/index.js';
+import { child, defineActor, supervisor } from '../src/index.js';
 import { startSystem, until } from './helpers.js';
 
 describe('scheduler', () => {
@@ -45,6 +45,18 @@ describe('scheduler', () => {
     expect(atTimer).toBeGreaterThan(0);
     await new Promise<void>((resolve) => setImmediate(resolve));
     await system.stop(spinner);
+  });
+
+  it('lets timers run during a storm of crashes and restarts (which continue on promises)', async () => {
+    const system = await startSystem();
+    const { Crasher } = await import('../actors/chaos.js');
+    await system.start(supervisor('s', { strategy: 'one-for-one', intensity: { maxRestarts: 1e9, withinMs: 1000 }, children: [child('w', Crasher)] }));
+    const worker = system.lookup('/s/w')!;
+    const crashes = 20_000;
+    for (let i = 0; i < crashes; i++) worker.tell({ type: 'crash' });
+    const restartsAtTimer = await new Promise<number>((resolve) => setTimeout(() => resolve(system.tree()[0]!.children[0]!.restarts), 1));
+    expect(restartsAtTimer).toBeLessThan(crashes);
+    await until(() => system.tree()[0]!.children[0]!.restarts === crashes, 20_000);
   });
 
   it('handles a synchronous handler without a timer or a promise per message', async () => {
