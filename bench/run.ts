@@ -16,10 +16,11 @@ import os from 'node:os';
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { core } from './core.ts';
+import { snapshots } from './snapshots.ts';
 import { supervision } from './supervision.ts';
 import { CONTESTANTS, LABELS, type Options, type Row, runExperiment, sampleDump, type Suite, table } from './harness.ts';
 
-const SUITES: Suite[] = [core, supervision];
+const SUITES: Suite[] = [core, supervision, snapshots];
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');

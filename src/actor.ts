@@ -76,6 +76,9 @@ export interface Context<M = unknown> {
   unwatch(ref: ActorRef): void;
   /** Stops this actor normally once the current handler has finished. */
   stop(): void;
+  /** Snapshots the state now, or after the current handler (with its new state); resolves with
+   *  the snapshot's seq once it is committed (-1 if the write failed). */
+  snapshotNow(): Promise<number>;
 }
 
 type Awaitable<T> = T | Promise<T>;

@@ -21,11 +21,12 @@ import type {
 } from './actor.js';
 import { type AskParty, PendingAsk } from './ask.js';
 import type { DeadLetterReason } from './dead-letters.js';
-import { ActorStoppedError, NoReplyError } from './errors.js';
+import { ActorStoppedError, ConfigError, NoReplyError } from './errors.js';
 import type { ActorEvent } from './events.js';
 import { evicted, Mailbox, type MailboxConfig, Offer, SYSTEM_LANE } from './mailbox.js';
 import { ActorRef, checkPriority } from './ref.js';
 import type { Runnable } from './scheduler.js';
+import type { SnapshotSlot } from './snapshots.js';
 import type { ChildSpec, Supervision } from './supervisor.js';
 import type { ActorSystem } from './system.js';
 
@@ -43,6 +44,13 @@ export const STATUS_NAMES = ['starting', 'running', 'restarting', 'stopping', 's
 /** Mailbox meta tags (a plain tell has meta undefined; an ask has its PendingAsk). */
 export const EVENT = { tag: 'event' } as const;
 export const SIGNAL = { tag: 'signal' } as const;
+/** A system-lane message that runs runtime code in the actor's turn (e.g. a snapshot rollback). */
+export const CONTROL = { tag: 'control' } as const;
+
+interface Control {
+  run(): void;
+  done(error?: unknown): void;
+}
 
 const RESOLVED = Promise.resolve();
 
@@ -92,6 +100,8 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
   startedAt: number;
   /** How this actor supervises its children (created on first need). */
   supervision: Supervision | null = null;
+  /** Snapshot bookkeeping, for actors spawned with `snapshot` or `partners`. */
+  snap: SnapshotSlot | null = null;
   /** Stop and restart bookkeeping, created on first need (see Lifecycle). */
   private lifecycle: Lifecycle | null = null;
   children: Map<string, ActorCell> | null = null;
@@ -169,6 +179,20 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
 
   get isAlive(): boolean {
     return this.status < Status.Stopping;
+  }
+
+  get isRunning(): boolean {
+    return this.status === Status.Running;
+  }
+
+  /** A handler (or init) of this actor is running or awaited. */
+  get inHandler(): boolean {
+    return this.busy || this.system.current === this;
+  }
+
+  snapshotNow(): Promise<number> {
+    if (this.snap === null) throw new ConfigError('snapshotNow', `${this.path} was spawned without a snapshot option`);
+    return this.system.snapshots.request(this, this.snap);
   }
 
   spawn<S, CM, A>(behavior: Behavior<S, CM, A>, options?: Omit<SpawnOptions<A>, 'parent'>): ActorRef<CM> {
@@ -254,10 +278,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
       evicted.message = evicted.meta = undefined;
       this.undeliverable(victim, victimMeta, 'dropped-oldest');
     }
-    if (!this.scheduled) {
-      this.scheduled = true;
-      this.system.scheduler.enqueue(this);
-    }
+    this.wake();
     return true;
   }
 
@@ -265,6 +286,11 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
   signal(signal: Signal): void {
     if (this.status >= Status.Stopping) return;
     this.pushSystem(signal, SIGNAL);
+    this.wake();
+  }
+
+  /** Queues the actor to run, unless it already is (or is held by a handler, init or restart). */
+  private wake(): void {
     if (!this.scheduled) {
       this.scheduled = true;
       this.system.scheduler.enqueue(this);
@@ -273,6 +299,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
 
   private undeliverable(message: unknown, meta: unknown, reason: DeadLetterReason): void {
     if (meta === SIGNAL) return; // signals to a dead actor have no one to inform
+    if (meta === CONTROL) return (message as Control).done(new ActorStoppedError(this.path));
     if (meta === EVENT) {
       this.system.deadLetters.record(this.path, message, reason === 'stopped' ? 'stopped' : 'undeliverable');
       return;
@@ -357,6 +384,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
         handled++;
         if (meta instanceof PendingAsk) this.handleAsk(message, meta);
         else if (meta === EVENT) this.handleEvent(message as ActorEvent);
+        else if (meta === CONTROL) this.handleControl(message as Control);
         else this.handleSignal(message as Signal);
       }
       // An async handler holds the mailbox; a stop or crash ends the turn.
@@ -427,6 +455,25 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
     this.settle(result, event, undefined, 'onEvent');
   }
 
+  /** Runs `fn` in this actor's turn (after the handler in progress); resolves once it ran. */
+  runInTurn(fn: () => void): Promise<void> {
+    if (this.status >= Status.Stopping) return Promise.reject(new ActorStoppedError(this.path));
+    return new Promise((resolve, reject) => {
+      const control: Control = { run: fn, done: (error) => (error === undefined ? resolve() : reject(error)) };
+      this.pushSystem(control, CONTROL);
+      this.wake();
+    });
+  }
+
+  private handleControl(control: Control): void {
+    try {
+      control.run();
+      control.done();
+    } catch (error) {
+      control.done(error);
+    }
+  }
+
   private handleSignal(signal: Signal): void {
     const onSignal = this.behavior.onSignal;
     if (onSignal === undefined) return;
@@ -472,6 +519,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
 
   private finishHandler(ask: PendingAsk | undefined): void {
     this.waitingOn = null; // asks still outstanding no longer block this actor
+    if (this.snap !== null) this.system.snapshots.afterHandler(this, this.snap);
     if (ask !== undefined && this.currentAsk === ask) {
       this.currentAsk = null;
       ask.fail(new NoReplyError(this.path));
@@ -632,6 +680,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
       this.deferred = null;
     }
     if (this.topics !== null) for (const topic of [...this.topics]) this.system.unsubscribe(this.ref, topic);
+    this.system.snapshots.detach(this);
     this.system.actorStopped(this, failed);
     if (this.watchers !== null) {
       for (const watcher of this.watchers) watcher.signal({ type: 'down', ref: this.ref, reason });

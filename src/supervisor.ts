@@ -16,6 +16,7 @@ import { type ActorCell, Status } from './cell.js';
 import type { ActorSystem } from './system.js';
 import { ConfigError, GenesisError } from './errors.js';
 import type { MailboxOptions } from './mailbox.js';
+import { checkPartners, type SnapshotOptions, snapshotConfig } from './snapshots.js';
 import { checkName, checkObject, knownKeys, mailboxConfig, positiveInteger, positiveNumber } from './options.js';
 
 export type Strategy = 'one-for-one' | 'one-for-all' | 'rest-for-one';
@@ -47,14 +48,20 @@ export interface ChildOptions<A = unknown> {
   maxMessageCrashes?: number;
   essential?: boolean;
   mailbox?: MailboxOptions;
+  /** Take snapshots of the state; it is restored from the newest valid one after every init. */
+  snapshot?: SnapshotOptions;
+  /** Paths of actors that hold a copy of every snapshot (in memory and in the store). */
+  partners?: string[];
 }
 
-/** The resolved restart settings a cell carries. */
+/** The resolved per-child settings a cell carries. */
 export interface ChildSpec {
   readonly restart: RestartType;
   readonly shutdownMs: number;
   readonly maxMessageCrashes: number;
   readonly essential: boolean;
+  readonly snapshot: ReturnType<typeof snapshotConfig>;
+  readonly partners: readonly string[];
 }
 
 export const DEFAULT_CHILD_SPEC: ChildSpec = Object.freeze({
@@ -62,6 +69,8 @@ export const DEFAULT_CHILD_SPEC: ChildSpec = Object.freeze({
   shutdownMs: 5000,
   maxMessageCrashes: 1,
   essential: false,
+  snapshot: null,
+  partners: Object.freeze([]) as readonly string[],
 });
 
 export interface SupervisorOptions {
@@ -113,7 +122,7 @@ export const DEFAULT_SUPERVISION: SupervisionConfig = Object.freeze({
 
 const STRATEGIES: Strategy[] = ['one-for-one', 'one-for-all', 'rest-for-one'];
 const RESTARTS: RestartType[] = ['permanent', 'transient', 'temporary'];
-export const CHILD_KEYS = ['args', 'restart', 'shutdownMs', 'maxMessageCrashes', 'essential', 'mailbox'];
+export const CHILD_KEYS = ['args', 'restart', 'shutdownMs', 'maxMessageCrashes', 'essential', 'mailbox', 'snapshot', 'partners'];
 
 const specCache = new WeakMap<object, ChildSpec>();
 
@@ -126,7 +135,12 @@ export function childSpec(options: ChildOptions | undefined, at: string): ChildS
   }
   if (options.essential !== undefined && typeof options.essential !== 'boolean') throw new ConfigError(`${at}essential`, 'must be a boolean');
   const spec: ChildSpec =
-    options.restart === undefined && options.shutdownMs === undefined && options.maxMessageCrashes === undefined && options.essential === undefined
+    options.restart === undefined &&
+    options.shutdownMs === undefined &&
+    options.maxMessageCrashes === undefined &&
+    options.essential === undefined &&
+    options.snapshot === undefined &&
+    options.partners === undefined
       ? DEFAULT_CHILD_SPEC
       : Object.freeze({
           restart: options.restart ?? DEFAULT_CHILD_SPEC.restart,
@@ -134,6 +148,8 @@ export function childSpec(options: ChildOptions | undefined, at: string): ChildS
           maxMessageCrashes:
             options.maxMessageCrashes === undefined ? 1 : positiveInteger(`${at}maxMessageCrashes`, options.maxMessageCrashes),
           essential: options.essential ?? false,
+          snapshot: snapshotConfig(options.snapshot, at),
+          partners: Object.freeze(checkPartners(options.partners, at)),
         });
   specCache.set(options, spec);
   return spec;
@@ -228,8 +244,9 @@ export function isCrash(reason: ExitReason): reason is { error: unknown } {
 
 /** The restart bookkeeping and decisions of one supervising actor (or of the system's root). */
 export class Supervision {
-  /** Times of recent restarts, oldest first (sliding window). */
-  private readonly restarts: number[] = [];
+  /** Times of recent restarts, oldest first (sliding window from `oldest`). */
+  private restarts: number[] = [];
+  private oldest = 0;
   /** Backoff delays in progress, cancelled when the supervisor itself ends. */
   private readonly pending = new Set<{ timer: unknown; resolve: () => void }>();
 
@@ -252,17 +269,20 @@ export class Supervision {
     const ownerLeaving =
       !this.system.isRunning || (this.owner !== null && this.owner.status !== Status.Running && this.owner.status !== Status.Starting);
     const decision = !wanted || ownerLeaving ? 'stop' : this.recordRestart(this.system.clock.now()) ? 'escalate' : 'restart';
-    const report = {
-      path: child.path,
-      supervisor: this.owner?.path ?? '/',
-      strategy: this.config.strategy,
-      restartType: type,
-      restarts: child.restarts,
-      decision,
-      in: where,
-    };
-    if (crashed) this.system.log.error({ ...report, err: reason.error }, `crash report: ${child.path} crashed in ${where}; ${decision}`);
-    else this.system.log.info(report, `${child.path} exited normally; ${decision}`);
+    const log = this.system.log;
+    if (log.isLevelEnabled(crashed ? 'error' : 'info')) {
+      const report = {
+        path: child.path,
+        supervisor: this.owner?.path ?? '/',
+        strategy: this.config.strategy,
+        restartType: type,
+        restarts: child.restarts,
+        decision,
+        in: where,
+      };
+      if (crashed) log.error({ ...report, err: reason.error }, `crash report: ${child.path} crashed in ${where}; ${decision}`);
+      else log.info(report, `${child.path} exited normally; ${decision}`);
+    }
     if (decision === 'stop') void child.stopForGood(reason);
     else if (decision === 'escalate') this.escalate(child, reason);
     else void this.restart(child, reason);
@@ -273,8 +293,14 @@ export class Supervision {
     const { maxRestarts, withinMs } = this.config.intensity;
     const restarts = this.restarts;
     restarts.push(now);
-    while (restarts.length > 0 && restarts[0]! <= now - withinMs) restarts.shift();
-    return restarts.length > maxRestarts;
+    // Advance past expired entries instead of shift(), which copies the array each time;
+    // compact once the dead prefix is the larger part.
+    while (restarts[this.oldest]! <= now - withinMs) this.oldest++;
+    if (this.oldest > 1024 && this.oldest * 2 > restarts.length) {
+      this.restarts = restarts.slice(this.oldest);
+      this.oldest = 0;
+    }
+    return this.restarts.length - this.oldest > maxRestarts;
   }
 
   /** The children to restart when `failed` exits, in start order. */

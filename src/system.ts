@@ -34,11 +34,19 @@ import {
   validateTree,
 } from './supervisor.js';
 import type { MailboxConfig } from './mailbox.js';
+import type { SnapshotStore } from './snapshot-store.js';
+import { type SnapshotInfo, type SnapshotMetrics, Snapshots } from './snapshots.js';
+import { SqliteSnapshotStore } from './sqlite-store.js';
 
 export interface SystemOptions {
   name?: string;
-  /** Snapshot store (arrives with snapshots): a SQLite path, ':memory:', a store, or false. */
-  store?: string | false | object;
+  /**
+   * Where snapshots go: a SQLite file path (default 'data/genesis.db', opened when the first
+   * snapshotting actor starts), ':memory:', a SnapshotStore, or false (no snapshots).
+   */
+  store?: string | false | SnapshotStore;
+  /** SQLite durability: 'process' (survives a process crash, default) or 'power' (fsync). */
+  durability?: 'process' | 'power';
   /** A pino logger to use (a child is taken), or pino options for a new one. */
   logger?: Logger | LoggerOptions;
   /** Time source for deadlines and delays; a SimulatedClock in tests. */
@@ -86,9 +94,25 @@ export interface SystemMetrics {
   deadLetters: number;
   eventsPublished: number;
   eventsUnrouted: number;
+  snapshots: SnapshotMetrics;
 }
 
-const SYSTEM_KEYS = ['name', 'store', 'logger', 'clock', 'modes', 'askTimeoutMs', 'deadLetterCapacity', 'random'];
+/** How the system opens its snapshot store, from the `store` option. */
+function storeOpener(store: SystemOptions['store'], durability: SystemOptions['durability']): (() => SnapshotStore) | null {
+  if (durability !== undefined && durability !== 'process' && durability !== 'power') {
+    throw new ConfigError('durability', `must be 'process' or 'power' (got ${String(durability)})`);
+  }
+  if (store === false) return null;
+  if (store === undefined || typeof store === 'string') {
+    const path = store ?? DEFAULT_STORE;
+    return () => new SqliteSnapshotStore({ path, durability: durability ?? 'process' });
+  }
+  if (typeof store === 'object' && store !== null && typeof (store as SnapshotStore).writeBatch === 'function') return () => store;
+  throw new ConfigError('store', 'must be a file path, \':memory:\', a SnapshotStore or false');
+}
+
+const SYSTEM_KEYS = ['name', 'store', 'durability', 'logger', 'clock', 'modes', 'askTimeoutMs', 'deadLetterCapacity', 'random'];
+const DEFAULT_STORE = 'data/genesis.db';
 const SPAWN_KEYS = ['name', 'parent', ...CHILD_KEYS];
 const ASK_KEYS = ['timeoutMs', 'priority', 'signal'];
 
@@ -106,6 +130,7 @@ export class ActorSystem {
   readonly topLevel = new Map<string, ActorCell>();
   /** @internal */ readonly random: () => number;
   private readonly rootSupervision: Supervision;
+  /** @internal */ readonly snapshots: Snapshots;
   private readonly escalationLog: Escalation[] = [];
   private readonly askTimeoutMs: number;
   private nextId = 0;
@@ -141,6 +166,9 @@ export class ActorSystem {
     if (options.random !== undefined && typeof options.random !== 'function') throw new ConfigError('random', 'must be a function returning [0, 1)');
     this.random = options.random ?? Math.random;
     this.rootSupervision = new Supervision(this, DEFAULT_SUPERVISION, null);
+    this.snapshots = new Snapshots(this, storeOpener(options.store, options.durability));
+    // An explicit store is opened now, so a bad path or a locked file fails the start.
+    if (options.store !== undefined && options.store !== false) this.snapshots.open();
   }
 
   /** The system mode; 'normal' until modes escalate it. */
@@ -194,6 +222,7 @@ export class ActorSystem {
     if (existing !== undefined) siblings.delete(name); // a failed node gives way to a new one
     const path = parent === null ? '/' + name : parent.path + '/' + name;
     const cell = new ActorCell(this, behavior, parent, name, path, args, mailbox, spec);
+    if (spec.snapshot !== null || spec.partners.length > 0) cell.snap = this.snapshots.attach(cell, spec.snapshot, spec.partners);
     siblings.set(name, cell);
     this.live++;
     cell.start();
@@ -240,6 +269,7 @@ export class ActorSystem {
       for (const cell of [...this.topLevel.values()].reverse()) await cell.requestStop('shutdown');
       this.rootSupervision.cancelPending();
       this.state = 'stopped';
+      this.snapshots.close();
       this.deadlines.failAll(() => new SystemStoppedError(this.name));
       this.log.flush?.();
     })());
@@ -252,8 +282,55 @@ export class ActorSystem {
     supervision.onChildExit(cell, reason, where);
   }
 
-  /** @internal Hook for snapshot restore, run after every init (snapshots arrive with their issue). */
-  restoreState(_cell: ActorCell): void {}
+  /** @internal Run after every init: the state becomes the newest valid snapshot, if any. */
+  restoreState(cell: ActorCell): void {
+    if (cell.snap !== null) this.snapshots.restore(cell);
+  }
+
+  // ---- Snapshots -----------------------------------------------------------------------
+
+  /**
+   * Snapshots one actor, or every actor spawned with `snapshot`/`partners`; resolves once
+   * committed, with the seq of each snapshot by path.
+   */
+  async checkpoint(path?: string): Promise<Record<string, number>> {
+    const cells: ActorCell[] = [];
+    if (path !== undefined) cells.push(this.snapshottingCell(path));
+    else {
+      const walk = (cell: ActorCell) => {
+        if (cell.snap !== null && cell.isRunning) cells.push(cell);
+        if (cell.children) for (const c of cell.children.values()) walk(c);
+      };
+      for (const cell of this.topLevel.values()) walk(cell);
+    }
+    const seqs = await Promise.all(cells.map((cell) => this.snapshots.request(cell, cell.snap!)));
+    return Object.fromEntries(cells.map((cell, i) => [cell.path, seqs[i]!]));
+  }
+
+  /**
+   * Rolls one actor back to one of its own snapshots (`seq`, default the latest) while the rest
+   * keep running. Applied in the actor's turn, after the handler in progress.
+   */
+  async restore(path: string, options: { seq?: number } = {}): Promise<void> {
+    const cell = this.snapshottingCell(path);
+    const state = this.snapshots.rollback(cell, options.seq);
+    await cell.runInTurn(() => {
+      cell.state = state;
+      cell.log.info({ seq: options.seq ?? 'latest' }, `${cell.path} rolled back to a snapshot`);
+    });
+  }
+
+  /** Metadata of the snapshots of one actor (own and replicas), newest first. */
+  snapshotsOf(path: string): SnapshotInfo[] {
+    return this.snapshots.list(path);
+  }
+
+  private snapshottingCell(path: string): ActorCell {
+    const cell = this.lookup(path)?.cell;
+    if (cell === undefined) throw new ConfigError('path', `no live actor at ${path}`);
+    if (cell.snap === null) throw new ConfigError('path', `${path} was spawned without a snapshot option`);
+    return cell;
+  }
 
   /** @internal An escalation reached the root: recorded, logged; the subtree is marked failed. */
   recordEscalation(cell: ActorCell, reason: ExitReason): void {
@@ -434,6 +511,7 @@ export class ActorSystem {
       deadLetters: this.deadLetters.total,
       eventsPublished: this.published,
       eventsUnrouted: this.unrouted,
+      snapshots: { ...this.snapshots.metrics },
     };
   }
 }

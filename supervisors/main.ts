@@ -3,11 +3,16 @@
  * number of price events; a chaos schedule crashes each of its actors once along the way
  * (`--no-chaos` to turn that off). Prints progress and a summary, exits 0.
  *
- *   npm start -- --events 500000 --seed 7 --no-chaos
+ * The portfolio is snapshotted to data/genesis.db: the next run resumes it, even after a
+ * kill -9 of this process. `--fresh` starts over.
+ *
+ *   npm start -- --events 500000 --seed 7 --no-chaos --fresh
  */
+import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CRASH } from '../actors/chaos.js';
 import type { DecisionSummary } from '../actors/decision-log.js';
+import type { PortfolioSummary } from '../actors/portfolio.js';
 import type { EmitChunk } from '../actors/price-feed.js';
 import { type ActorRef, ActorStoppedError, ActorSystem, type TreeNode } from '../src/index.js';
 import { tradingTree } from './trading.js';
@@ -18,6 +23,8 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '42' },
     chunk: { type: 'string', default: '1000' },
     'no-chaos': { type: 'boolean', default: false },
+    fresh: { type: 'boolean', default: false },
+    db: { type: 'string', default: 'data/genesis.db' },
   },
 });
 const total = Number(values.events);
@@ -29,14 +36,19 @@ for (const [name, value] of [['events', total], ['chunk', chunk]] as const) {
   }
 }
 
-const system = await ActorSystem.start({ name: 'trading', logger: { level: process.env.LOG_LEVEL ?? 'silent' } });
+if (values.fresh) for (const suffix of ['', '-wal', '-shm']) rmSync(values.db + suffix, { force: true });
+const system = await ActorSystem.start({ name: 'trading', store: values.db, logger: { level: process.env.LOG_LEVEL ?? 'silent' } });
 await system.start(tradingTree({ seed: Number(values.seed) }));
 const live = (path: string) => system.lookup(path)!;
+const resumed = system.metrics().snapshots.restored > 0;
+live('/trading/portfolio').tell('new-session');
+console.log(resumed ? `Resumed the portfolio from ${values.db}` : `Fresh portfolio (snapshots go to ${values.db})`);
 
-// Crash each actor once: at 30 %, 50 % and 70 % of the run.
+// Crash each working actor once along the run.
 const chaos = values['no-chaos'] ? [] : [
   { at: 0.3, path: '/trading/strategy' },
   { at: 0.5, path: '/trading/feed' },
+  { at: 0.6, path: '/trading/portfolio' },
   { at: 0.7, path: '/trading/decisions' },
 ];
 
@@ -69,6 +81,8 @@ while (emitted < total) {
 // Mailboxes are FIFO per priority: these asks are answered after every event sent before them.
 const seen = (await live('/trading/strategy').ask('seen')) as number;
 const summary = (await live('/trading/decisions').ask('summary')) as DecisionSummary;
+const portfolio = (await live('/trading/portfolio').ask('summary')) as PortfolioSummary;
+await system.checkpoint('/trading/portfolio');
 if (process.stdout.isTTY) process.stdout.write('\n');
 
 const seconds = (performance.now() - started) / 1000;
@@ -81,5 +95,10 @@ console.log(`Strategy ticks since its last restart: ${seen.toLocaleString('en')}
 console.log(`Decisions since the decision log's last restart: ${summary.total}`);
 for (const [symbol, c] of Object.entries(summary.bySymbol)) console.log(`  ${symbol}: ${c.buy} buy, ${c.sell} sell`);
 console.log(`Latest: ${summary.latest.map((d) => `${d.side} ${d.symbol} @ ${d.price.toFixed(2)}`).join(', ')}`);
+const money = (n: number) => n.toLocaleString('en', { maximumFractionDigits: 2 });
+console.log(
+  `Portfolio (session ${portfolio.sessions}): equity ${money(portfolio.equity)}, cash ${money(portfolio.cash)}, ` +
+    `${portfolio.trades} trades, positions ${JSON.stringify(portfolio.positions)}`,
+);
 console.log(`Messages handled: ${metrics.messagesHandled.toLocaleString('en')} · dead letters: ${JSON.stringify(system.deadLetters.counts())}`);
 await system.shutdown();

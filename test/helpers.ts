@@ -3,9 +3,9 @@ import { ActorSystem, type SystemOptions } from '../src/index.js';
 
 const started: ActorSystem[] = [];
 
-/** A quiet system that is shut down after the test. */
+/** A quiet system, with snapshots in memory, that is shut down after the test. */
 export async function startSystem(options: SystemOptions = {}): Promise<ActorSystem> {
-  const system = await ActorSystem.start({ logger: { level: process.env.LOG_LEVEL ?? 'silent' }, ...options });
+  const system = await ActorSystem.start({ logger: { level: process.env.LOG_LEVEL ?? 'silent' }, store: ':memory:', ...options });
   started.push(system);
   return system;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CRASH, crashable, Crasher } from '../actors/chaos.js';
 import type { DecisionSummary } from '../actors/decision-log.js';
+import type { PortfolioSummary } from '../actors/portfolio.js';
 import type { EmitChunk } from '../actors/price-feed.js';
 import { type ActorRef, ActorStoppedError, type TreeNode } from '../src/index.js';
 import { tradingTree } from '../supervisors/trading.js';
@@ -21,15 +22,25 @@ describe('the trading demo tree', () => {
       }
     };
     let sent = 0;
-    for (const victim of ['strategy', 'feed', 'decisions', null]) {
+    for (const victim of ['strategy', 'feed', 'portfolio', 'decisions', null]) {
       for (let i = 0; i < 20; i++) sent += (await emit(sent, 500)) as number;
-      if (victim) system.lookup(`/trading/${victim}`)!.tell(CRASH);
+      if (victim === 'portfolio') {
+        const portfolio = system.lookup('/trading/portfolio')!;
+        const before = (await portfolio.ask('summary')) as PortfolioSummary;
+        expect(before.trades).toBeGreaterThan(0);
+        await system.checkpoint('/trading/portfolio');
+        portfolio.tell(CRASH);
+        await until(() => system.tree()[0]!.children.find((c) => c.name === 'portfolio')!.status === 'running');
+        expect(await portfolio.ask('summary')).toEqual(before); // back from its snapshot, not from init
+      } else if (victim) system.lookup(`/trading/${victim}`)!.tell(CRASH);
     }
     for (let i = 0; i < 20; i++) sent += (await emit(sent, 500)) as number;
 
     const restarts = () => (system.tree()[0] as TreeNode).children.map((c) => [c.name, c.status, c.restarts]);
     await until(() => restarts().every(([, status]) => status === 'running')); // backoff is on the real clock
     expect(restarts()).toEqual([
+      ['portfolio-replica', 'running', 0],
+      ['portfolio', 'running', 1],
       ['decisions', 'running', 1],
       ['strategy', 'running', 1],
       ['feed', 'running', 1],
@@ -39,7 +50,8 @@ describe('the trading demo tree', () => {
     const summary = (await system.lookup('/trading/decisions')!.ask('summary')) as DecisionSummary;
     expect(summary.total).toBeGreaterThan(0);
     expect(summary.latest.at(-1)!.seq).toBeGreaterThan(sent - 10_000);
-    expect(system.deadLetters.counts()).toEqual({ crashed: 3 });
+    expect(system.deadLetters.counts()).toEqual({ crashed: 4 });
+    expect(system.metrics().snapshots.restored).toBe(1);
   });
 });
 

@@ -1,0 +1,313 @@
+/**
+ * Snapshots of actor state: when to take them, group commit, replicas held by partners, and
+ * restore on start and restart.
+ *
+ * - An actor with `snapshot: { everyMessages, everyMs, keep }` and/or `partners: [path…]` gets a
+ *   SnapshotSlot. A snapshot is taken after the handler that triggered it (so it holds the new
+ *   state), encoded at once (later mutations cannot leak into it), and queued.
+ * - Every snapshot requested within one event-loop turn is written in one transaction (group
+ *   commit), together with a replica row per partner; each live partner also keeps the newest
+ *   copy in memory for instant restore.
+ * - After every init, the actor's state becomes the newest valid copy among its own rows, the
+ *   persisted replicas and the partners' memory. A corrupt copy (checksum, decoding, a version
+ *   newer than the code) is logged, counted and skipped for the next older one — never a crash.
+ */
+import type { ActorCell } from './cell.js';
+import { ConfigError, SnapshotCorruptError } from './errors.js';
+import { checkObject, knownKeys, positiveInteger, positiveNumber } from './options.js';
+import { decodeRow, encodeState } from './snapshot-codec.js';
+import type { SnapshotRow, SnapshotStore } from './snapshot-store.js';
+import type { ActorSystem } from './system.js';
+
+export interface SnapshotOptions {
+  /** Take a snapshot after every N handled messages. */
+  everyMessages?: number;
+  /** Take a snapshot every N ms (system clock). */
+  everyMs?: number;
+  /** Own snapshots kept per actor (default 3). */
+  keep?: number;
+}
+
+export interface SnapshotInfo {
+  seq: number;
+  takenAt: number;
+  size: number;
+  version: number;
+  source: 'own' | 'replica' | 'partner-memory';
+  /** The partner holding a replica. */
+  holder?: string;
+}
+
+export interface SnapshotConfig {
+  everyMessages: number;
+  everyMs: number;
+  keep: number;
+}
+
+const DEFAULT_KEEP = 3;
+
+export function snapshotConfig(options: SnapshotOptions | undefined, at: string): SnapshotConfig | null {
+  if (options === undefined) return null;
+  checkObject(`${at}snapshot`, options);
+  knownKeys(`${at}snapshot`, options, ['everyMessages', 'everyMs', 'keep']);
+  return {
+    everyMessages: options.everyMessages === undefined ? 0 : positiveInteger(`${at}snapshot.everyMessages`, options.everyMessages),
+    everyMs: options.everyMs === undefined ? 0 : positiveNumber(`${at}snapshot.everyMs`, options.everyMs),
+    keep: options.keep === undefined ? DEFAULT_KEEP : positiveInteger(`${at}snapshot.keep`, options.keep),
+  };
+}
+
+export function checkPartners(partners: unknown, at: string): string[] {
+  if (partners === undefined) return [];
+  if (!Array.isArray(partners) || partners.some((p) => typeof p !== 'string' || !p.startsWith('/'))) {
+    throw new ConfigError(`${at}partners`, 'must be an array of actor paths like "/trading/portfolio-replica"');
+  }
+  return partners as string[];
+}
+
+/** The snapshot bookkeeping of one actor. */
+export class SnapshotSlot {
+  seq = 0;
+  sinceLast = 0;
+  /** Take a snapshot once the handler in progress has finished. */
+  wanted = false;
+  timer: unknown = null;
+  waiters: Array<(seq: number) => void> | null = null;
+
+  constructor(
+    readonly config: SnapshotConfig | null,
+    readonly partners: readonly string[],
+  ) {}
+}
+
+export interface SnapshotMetrics {
+  written: number;
+  /** Snapshots that could not be encoded or written. */
+  failed: number;
+  corrupt: number;
+  restored: number;
+  restoreFailures: number;
+}
+
+export class Snapshots {
+  private store: SnapshotStore | null = null;
+  private pending: SnapshotRow[] = [];
+  private readonly keep = new Map<string, number>();
+  private commitWaiters: Array<{ resolve: (seq: number) => void; seq: number }> = [];
+  private flushScheduled = false;
+  /** Copies held in memory by partners: holder → (source path → newest row). */
+  private readonly held = new Map<ActorCell, Map<string, SnapshotRow>>();
+  readonly metrics: SnapshotMetrics = { written: 0, failed: 0, corrupt: 0, restored: 0, restoreFailures: 0 };
+
+  constructor(
+    private readonly system: ActorSystem,
+    private readonly openStore: (() => SnapshotStore) | null,
+  ) {}
+
+  /** The store, opened on first use (a system that never snapshots creates no file). */
+  private storeOrThrow(): SnapshotStore {
+    if (this.store !== null) return this.store;
+    if (this.openStore === null) throw new ConfigError('store', 'snapshots need a store, but the system was started with store: false');
+    return (this.store = this.openStore());
+  }
+
+  /** Opens the store now (for an explicit store option: errors surface at start). */
+  open(): void {
+    this.storeOrThrow();
+  }
+
+  /** Called when a snapshotting actor is spawned. */
+  attach(cell: ActorCell, config: SnapshotConfig | null, partners: readonly string[]): SnapshotSlot {
+    this.storeOrThrow();
+    const slot = new SnapshotSlot(config, partners);
+    if (config !== null) this.keep.set(cell.path, config.keep);
+    if (config !== null && config.everyMs > 0) this.armTimer(cell, slot, config.everyMs);
+    return slot;
+  }
+
+  private armTimer(cell: ActorCell, slot: SnapshotSlot, ms: number): void {
+    slot.timer = this.system.clock.setTimeout(() => {
+      slot.timer = null;
+      if (!cell.isAlive) return;
+      if (cell.inHandler) slot.wanted = true;
+      else if (cell.isRunning) void this.take(cell);
+      this.armTimer(cell, slot, ms);
+    }, ms);
+  }
+
+  /** Called after every handler of a snapshotting actor. */
+  afterHandler(cell: ActorCell, slot: SnapshotSlot): void {
+    slot.sinceLast++;
+    const every = slot.config?.everyMessages ?? 0;
+    if (slot.wanted || (every > 0 && slot.sinceLast >= every)) void this.take(cell);
+  }
+
+  /** ctx.snapshotNow(): now, or right after the handler in progress (so it holds the new state). */
+  request(cell: ActorCell, slot: SnapshotSlot): Promise<number> {
+    if (!cell.inHandler) return this.take(cell);
+    slot.wanted = true;
+    return new Promise((resolve) => (slot.waiters ??= []).push(resolve));
+  }
+
+  /** Encodes the current state, queues own + replica rows; resolves with the seq once committed. */
+  take(cell: ActorCell): Promise<number> {
+    const slot = cell.snap!;
+    slot.wanted = false;
+    slot.sinceLast = 0;
+    let encoded: ReturnType<typeof encodeState>;
+    try {
+      encoded = encodeState(cell.state);
+    } catch (error) {
+      // An unencodable state (a cycle, a symbol) is the actor's bug, reported, not a crash.
+      this.metrics.failed++;
+      cell.log.error({ err: error }, `cannot snapshot ${cell.path}`);
+      this.settleWaiters(slot, -1);
+      return Promise.resolve(-1);
+    }
+    const row: SnapshotRow = {
+      path: cell.path,
+      holder: null,
+      seq: ++slot.seq,
+      takenAt: Date.now(),
+      version: cell.behavior.version,
+      ...encoded,
+    };
+    this.pending.push(row);
+    for (const partner of slot.partners) {
+      this.pending.push({ ...row, holder: partner });
+      const holder = this.system.lookup(partner)?.cell;
+      if (holder !== undefined) {
+        let copies = this.held.get(holder);
+        if (copies === undefined) this.held.set(holder, (copies = new Map()));
+        copies.set(cell.path, row);
+      }
+    }
+    const promise = new Promise<number>((resolve) => this.commitWaiters.push({ resolve, seq: row.seq }));
+    const waiters = slot.waiters; // those who asked for exactly this snapshot
+    slot.waiters = null;
+    if (waiters !== null) void promise.then((seq) => waiters.forEach((w) => w(seq)));
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
+    return promise;
+  }
+
+  private settleWaiters(slot: SnapshotSlot, seq: number): void {
+    const waiters = slot.waiters;
+    slot.waiters = null;
+    if (waiters !== null) for (const w of waiters) w(seq);
+  }
+
+  /** Group commit: everything queued this turn, in one transaction. */
+  readonly flush = (): void => {
+    this.flushScheduled = false;
+    if (this.pending.length === 0) return;
+    const rows = this.pending;
+    const waiters = this.commitWaiters;
+    this.pending = [];
+    this.commitWaiters = [];
+    try {
+      this.storeOrThrow().writeBatch(rows, this.keep);
+      this.metrics.written += rows.length;
+      for (const w of waiters) w.resolve(w.seq);
+    } catch (error) {
+      // A failed write loses no running state; the actors keep going and try again next time.
+      this.metrics.failed += rows.length;
+      this.system.log.error({ err: error, rows: rows.length }, 'snapshot write failed');
+      for (const w of waiters) w.resolve(-1);
+    }
+  };
+
+  /** After init: the newest valid copy among own rows, replicas and partners' memory. */
+  restore(cell: ActorCell): void {
+    const slot = cell.snap!;
+    const store = this.storeOrThrow();
+    const candidates: Array<{ row: SnapshotRow; source: SnapshotInfo['source'] }> = [];
+    for (const row of store.own(cell.path, slot.config?.keep ?? DEFAULT_KEEP)) candidates.push({ row, source: 'own' });
+    for (const row of store.replicas(cell.path)) candidates.push({ row, source: 'replica' });
+    for (const partner of slot.partners) {
+      const holder = this.system.lookup(partner)?.cell;
+      const held = holder === undefined ? undefined : this.held.get(holder)?.get(cell.path);
+      if (held) candidates.push({ row: held, source: 'partner-memory' });
+    }
+    // Newest first; for one seq prefer memory (no I/O), then own, then a persisted replica.
+    const rank = { 'partner-memory': 0, own: 1, replica: 2 };
+    candidates.sort((a, b) => b.row.seq - a.row.seq || rank[a.source] - rank[b.source]);
+    slot.seq = Math.max(slot.seq, store.maxSeq(cell.path), candidates[0]?.row.seq ?? 0);
+    for (const { row, source } of candidates) {
+      const state = this.decode(cell, row, source);
+      if (state === undefined) continue;
+      cell.state = state.value;
+      this.metrics.restored++;
+      cell.log.info({ seq: row.seq, source, holder: row.holder ?? undefined }, `restored ${cell.path} from snapshot ${row.seq}`);
+      return;
+    }
+    if (candidates.length > 0) {
+      this.metrics.restoreFailures++;
+      cell.log.error({ candidates: candidates.length }, `no valid snapshot of ${cell.path}: it starts from init`);
+    }
+  }
+
+  /** Decodes and migrates a row; undefined (after logging and counting) when it is unusable. */
+  private decode(cell: ActorCell, row: SnapshotRow, source: string): { value: unknown } | undefined {
+    try {
+      const behavior = cell.behavior;
+      if (row.version > behavior.version) {
+        throw new SnapshotCorruptError(row.path, row.seq, `written by version ${row.version}, newer than this code's ${behavior.version}`);
+      }
+      let value = decodeRow(row);
+      if (row.version < behavior.version) {
+        if (behavior.migrate === undefined) {
+          throw new SnapshotCorruptError(row.path, row.seq, `version ${row.version} needs migrate() to reach ${behavior.version}`);
+        }
+        value = behavior.migrate(value, row.version);
+      }
+      return { value };
+    } catch (error) {
+      this.metrics.corrupt++;
+      cell.log.error({ err: error, seq: row.seq, source, holder: row.holder ?? undefined }, `skipped snapshot ${row.seq} of ${cell.path}`);
+      return undefined;
+    }
+  }
+
+  /** The state of one of an actor's own snapshots (latest if no seq), for a rollback. */
+  rollback(cell: ActorCell, seq: number | undefined): unknown {
+    const store = this.storeOrThrow();
+    const row = seq === undefined ? store.own(cell.path, 1)[0] : store.get(cell.path, seq);
+    if (row === undefined) throw new ConfigError('seq', `${cell.path} has no snapshot${seq === undefined ? '' : ` ${seq}`}`);
+    const state = this.decode(cell, row, 'own');
+    if (state === undefined) throw new SnapshotCorruptError(cell.path, row.seq, 'see the log');
+    return state.value;
+  }
+
+  list(path: string): SnapshotInfo[] {
+    const store = this.storeOrThrow();
+    const info = (row: SnapshotRow, source: SnapshotInfo['source']): SnapshotInfo => ({
+      seq: row.seq,
+      takenAt: row.takenAt,
+      size: row.data.byteLength,
+      version: row.version,
+      source,
+      ...(row.holder === null ? {} : { holder: row.holder }),
+    });
+    const rows = [...store.own(path, Infinity).map((r) => info(r, 'own')), ...store.replicas(path).map((r) => info(r, 'replica'))];
+    return rows.sort((a, b) => b.seq - a.seq);
+  }
+
+  /** The actor stopped for good: no more timer, and the copies it held in memory are gone. */
+  detach(cell: ActorCell): void {
+    this.held.delete(cell);
+    const slot = cell.snap;
+    if (slot === null) return;
+    if (slot.timer !== null) this.system.clock.clearTimeout(slot.timer);
+    slot.timer = null;
+  }
+
+  /** Flushes what is queued and closes the store. */
+  close(): void {
+    this.flush();
+    this.store?.close();
+    this.store = null;
+  }
+}

@@ -1,0 +1,232 @@
+import { describe, expect, it } from 'vitest';
+import { CRASH, crashable } from '../actors/chaos.js';
+import { ConfigError, defineActor, SimulatedClock, type SystemOptions } from '../src/index.js';
+import { MemorySnapshotStore } from '../src/memory-store.js';
+import type { SnapshotRow, SnapshotStore } from '../src/snapshot-store.js';
+import { nextTurn, startSystem, until } from './helpers.js';
+
+type Msg = { type: 'add'; n: number } | { type: 'get' } | { type: 'save' };
+const Account = crashable(
+  defineActor<{ balance: number; history: Map<string, Date> }, Msg>({
+    version: 2,
+    init: () => ({ balance: 0, history: new Map() }),
+    receive(state, msg, ctx) {
+      if (msg.type === 'add') {
+        state.history.set(`+${msg.n}`, new Date(0));
+        return { ...state, balance: state.balance + msg.n };
+      }
+      if (msg.type === 'save') {
+        void ctx.snapshotNow().then((seq) => ctx.log.info({ seq }, 'saved'));
+        return { ...state, balance: state.balance + 1000 }; // the snapshot holds this new state
+      }
+      ctx.reply(state.balance);
+    },
+    migrate(old, fromVersion) {
+      const o = old as { cents: number };
+      if (fromVersion !== 1) throw new Error(`cannot migrate from ${fromVersion}`);
+      return { balance: o.cents / 100, history: new Map() };
+    },
+  }),
+);
+
+/** A store that records its batches and can corrupt rows on the way out. */
+class SpyStore extends MemorySnapshotStore implements SnapshotStore {
+  batches: SnapshotRow[][] = [];
+  corrupt = new Set<string>(); // `${path}#${seq}#${holder}`
+
+  override writeBatch(rows: SnapshotRow[], keep?: ReadonlyMap<string, number>): void {
+    this.batches.push(rows);
+    super.writeBatch(rows, keep);
+  }
+
+  private spoil(rows: SnapshotRow[]): SnapshotRow[] {
+    return rows.map((r) => {
+      if (!this.corrupt.has(`${r.path}#${r.seq}#${r.holder}`)) return r;
+      const data = Uint8Array.from(r.data);
+      data[0] = data[0]! ^ 0xff;
+      return { ...r, data };
+    });
+  }
+
+  override own(path: string, limit?: number): SnapshotRow[] {
+    return this.spoil(super.own(path, limit));
+  }
+
+  override replicas(path: string): SnapshotRow[] {
+    return this.spoil(super.replicas(path));
+  }
+}
+
+async function system(options: SystemOptions = {}) {
+  const store = new SpyStore();
+  return { store, system: await startSystem({ store, ...options }) };
+}
+
+describe('snapshots', () => {
+  it('restores the newest snapshot after a crash and restart', async () => {
+    const { system: sys } = await system();
+    const ref = sys.spawn(Account, { name: 'acct', snapshot: { everyMessages: 1 } });
+    ref.tell({ type: 'add', n: 5 });
+    ref.tell({ type: 'add', n: 7 });
+    expect(await ref.ask({ type: 'get' })).toBe(12);
+    await until(() => sys.metrics().snapshots.written >= 2);
+    ref.tell(CRASH);
+    await until(() => sys.tree()[0]!.restarts === 1);
+    expect(await ref.ask({ type: 'get' })).toBe(12);
+    expect(sys.metrics().snapshots.restored).toBe(1);
+  });
+
+  it('ctx.snapshotNow() snapshots the state the handler returns and resolves once committed', async () => {
+    const { system: sys, store } = await system();
+    const ref = sys.spawn(Account, { name: 'acct', snapshot: {} });
+    ref.tell({ type: 'add', n: 1 });
+    ref.tell({ type: 'save' });
+    await until(() => store.batches.length === 1);
+    expect(store.own('/acct').map((r) => r.seq)).toEqual([1]);
+    await sys.stop(ref);
+    const again = sys.spawn(Account, { name: 'acct', snapshot: {} });
+    expect(await again.ask({ type: 'get' })).toBe(1001);
+  });
+
+  it('writes the snapshots of one event-loop turn in one batch (group commit)', async () => {
+    const { system: sys, store } = await system();
+    const refs = Array.from({ length: 50 }, (_, i) => sys.spawn(Account, { name: `a${i}`, snapshot: {} }));
+    refs.forEach((r, i) => r.tell({ type: 'add', n: i }));
+    await nextTurn();
+    const seqs = await sys.checkpoint();
+    expect(Object.keys(seqs)).toHaveLength(50);
+    expect(store.batches).toHaveLength(1);
+    expect(store.batches[0]).toHaveLength(50);
+  });
+
+  it('keeps only the last `keep` own snapshots', async () => {
+    const { system: sys, store } = await system();
+    const ref = sys.spawn(Account, { name: 'acct', snapshot: { everyMessages: 1, keep: 2 } });
+    for (let i = 0; i < 5; i++) {
+      ref.tell({ type: 'add', n: 1 });
+      await until(() => store.batches.length === i + 1);
+    }
+    expect(sys.snapshotsOf('/acct').map((s) => [s.seq, s.source])).toEqual([
+      [5, 'own'],
+      [4, 'own'],
+    ]);
+  });
+
+  it('continues the seq numbering across restarts', async () => {
+    const { system: sys, store } = await system();
+    const ref = sys.spawn(Account, { name: 'acct', snapshot: { everyMessages: 1 } });
+    ref.tell({ type: 'add', n: 1 });
+    await until(() => store.batches.length === 1);
+    ref.tell(CRASH);
+    ref.tell({ type: 'add', n: 1 });
+    await until(() => store.batches.length === 2);
+    expect(store.own('/acct').map((r) => r.seq)).toEqual([2, 1]);
+  });
+
+  it('skips a corrupt snapshot for the next older valid one, counting it', async () => {
+    const { system: sys, store } = await system();
+    const ref = sys.spawn(Account, { name: 'acct', snapshot: { everyMessages: 1 } });
+    ref.tell({ type: 'add', n: 5 });
+    ref.tell({ type: 'add', n: 7 });
+    await until(() => sys.metrics().snapshots.written === 2);
+    store.corrupt.add('/acct#2#null');
+    ref.tell(CRASH);
+    await until(() => sys.tree()[0]!.restarts === 1);
+    expect(await ref.ask({ type: 'get' })).toBe(5);
+    expect(sys.metrics().snapshots.corrupt).toBe(1);
+  });
+
+  it('falls back to a partner\'s copy when the own snapshots are corrupt', async () => {
+    const { system: sys, store } = await system();
+    const Holder = defineActor({ receive() {} });
+    sys.spawn(Holder, { name: 'replica' });
+    const ref = sys.spawn(Account, { name: 'acct', snapshot: { everyMessages: 1 }, partners: ['/replica'] });
+    ref.tell({ type: 'add', n: 9 });
+    await until(() => sys.metrics().snapshots.written === 2); // own + replica
+    store.corrupt.add('/acct#1#null');
+    ref.tell(CRASH);
+    await until(() => sys.tree().find((n) => n.name === 'acct')!.restarts === 1);
+    expect(await ref.ask({ type: 'get' })).toBe(9);
+    expect(sys.snapshotsOf('/acct').map((s) => [s.seq, s.source, s.holder])).toEqual([
+      [1, 'own', undefined],
+      [1, 'replica', '/replica'],
+    ]);
+  });
+
+  it('uses a dead partner\'s persisted replica, and starts from init when no copy is valid', async () => {
+    const { system: sys, store } = await system();
+    const Holder = defineActor({ receive() {} });
+    const replica = sys.spawn(Holder, { name: 'replica' });
+    const ref = sys.spawn(Account, { name: 'acct', snapshot: { everyMessages: 1 }, partners: ['/replica'] });
+    ref.tell({ type: 'add', n: 3 });
+    await until(() => sys.metrics().snapshots.written === 2);
+    await sys.stop(replica);
+    store.corrupt.add('/acct#1#null');
+    ref.tell(CRASH);
+    await until(() => sys.tree().find((n) => n.name === 'acct')!.restarts === 1);
+    expect(await ref.ask({ type: 'get' })).toBe(3);
+    store.corrupt.add('/acct#1#/replica');
+    ref.tell(CRASH);
+    await until(() => sys.tree().find((n) => n.name === 'acct')!.restarts === 2);
+    expect(await ref.ask({ type: 'get' })).toBe(0);
+    expect(sys.metrics().snapshots.restoreFailures).toBe(1);
+  });
+
+  it('migrates a snapshot written by an older version and refuses a newer one', async () => {
+    const { system: sys, store } = await system();
+    const { encodeState } = await import('../src/snapshot-codec.js');
+    const row = (seq: number, version: number, state: unknown): SnapshotRow => ({
+      path: '/acct',
+      holder: null,
+      seq,
+      takenAt: 0,
+      version,
+      ...encodeState(state),
+    });
+    store.writeBatch([row(1, 1, { cents: 4200 })]);
+    const ref = sys.spawn(Account, { name: 'acct', snapshot: {} });
+    expect(await ref.ask({ type: 'get' })).toBe(42);
+    await sys.stop(ref);
+    store.writeBatch([row(2, 3, { balance: 1, history: new Map() })]);
+    const again = sys.spawn(Account, { name: 'acct', snapshot: {} });
+    expect(await again.ask({ type: 'get' })).toBe(42); // version 3 skipped, version 1 migrated
+    expect(sys.metrics().snapshots.corrupt).toBe(1);
+  });
+
+  it('rolls one actor back to a chosen snapshot while the others keep running', async () => {
+    const { system: sys } = await system();
+    const a = sys.spawn(Account, { name: 'a', snapshot: { everyMessages: 1, keep: 5 } });
+    const b = sys.spawn(Account, { name: 'b', snapshot: {} });
+    for (const n of [1, 10, 100]) a.tell({ type: 'add', n });
+    b.tell({ type: 'add', n: 2 });
+    await until(() => sys.metrics().snapshots.written === 3);
+    await sys.restore('/a', { seq: 2 });
+    expect(await a.ask({ type: 'get' })).toBe(11);
+    expect(await b.ask({ type: 'get' })).toBe(2);
+    await expect(sys.restore('/a', { seq: 99 })).rejects.toThrow(/no snapshot 99/);
+  });
+
+  it('snapshots every `everyMs` on the system clock', async () => {
+    const clock = new SimulatedClock();
+    const { system: sys, store } = await system({ clock });
+    const ref = sys.spawn(Account, { name: 'acct', snapshot: { everyMs: 1000 } });
+    ref.tell({ type: 'add', n: 4 });
+    await nextTurn();
+    clock.advance(999);
+    await nextTurn();
+    expect(store.batches).toHaveLength(0);
+    clock.advance(1);
+    await until(() => store.batches.length === 1);
+    await sys.stop(ref);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('refuses snapshot options without a store, and bad snapshot options, with ConfigError', async () => {
+    const sys = await startSystem({ store: false });
+    expect(() => sys.spawn(Account, { snapshot: {} })).toThrow(/store/);
+    const { system: other } = await system();
+    expect(() => other.spawn(Account, { snapshot: { everyMessages: 0 } })).toThrow(/snapshot\.everyMessages/);
+    expect(() => other.spawn(Account, { partners: ['replica'] })).toThrow(/partners/);
+    await expect(other.checkpoint('/nobody')).rejects.toThrow(ConfigError);
+  });
+});
