@@ -192,7 +192,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
 
   snapshotNow(): Promise<number> {
     if (this.snap === null) throw new ConfigError('snapshotNow', `${this.path} was spawned without a snapshot option`);
-    return this.system.snapshots.request(this, this.snap);
+    return this.system.snapshotting.request(this, this.snap);
   }
 
   spawn<S, CM, A>(behavior: Behavior<S, CM, A>, options?: Omit<SpawnOptions<A>, 'parent'>): ActorRef<CM> {
@@ -519,7 +519,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
 
   private finishHandler(ask: PendingAsk | undefined): void {
     this.waitingOn = null; // asks still outstanding no longer block this actor
-    if (this.snap !== null) this.system.snapshots.afterHandler(this, this.snap);
+    if (this.snap !== null) this.system.snapshotting.afterHandler(this, this.snap);
     if (ask !== undefined && this.currentAsk === ask) {
       this.currentAsk = null;
       ask.fail(new NoReplyError(this.path));
@@ -680,7 +680,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
       this.deferred = null;
     }
     if (this.topics !== null) for (const topic of [...this.topics]) this.system.unsubscribe(this.ref, topic);
-    this.system.snapshots.detach(this);
+    this.system.snapshotting.detach(this);
     this.system.actorStopped(this, failed);
     if (this.watchers !== null) {
       for (const watcher of this.watchers) watcher.signal({ type: 'down', ref: this.ref, reason });

@@ -33,6 +33,11 @@ export type { MailboxOptions, OverflowPolicy } from './mailbox.js';
 export type { DeadLetter, DeadLetterReason } from './dead-letters.js';
 export { DeadLetters } from './dead-letters.js';
 export { realClock, SimulatedClock } from './clock.js';
+export type { SnapshotRow, SnapshotStore } from './snapshot-store.js';
+export type { SnapshotInfo, SnapshotMetrics, SnapshotOptions } from './snapshots.js';
+export { SqliteSnapshotStore, StoreLockedError } from './sqlite-store.js';
+export type { SqliteStoreOptions } from './sqlite-store.js';
+export { MemorySnapshotStore } from './memory-store.js';
 export type { Clock } from './clock.js';
 export {
   GenesisError,

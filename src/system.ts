@@ -130,7 +130,7 @@ export class ActorSystem {
   readonly topLevel = new Map<string, ActorCell>();
   /** @internal */ readonly random: () => number;
   private readonly rootSupervision: Supervision;
-  /** @internal */ readonly snapshots: Snapshots;
+  /** @internal */ readonly snapshotting: Snapshots;
   private readonly escalationLog: Escalation[] = [];
   private readonly askTimeoutMs: number;
   private nextId = 0;
@@ -166,9 +166,9 @@ export class ActorSystem {
     if (options.random !== undefined && typeof options.random !== 'function') throw new ConfigError('random', 'must be a function returning [0, 1)');
     this.random = options.random ?? Math.random;
     this.rootSupervision = new Supervision(this, DEFAULT_SUPERVISION, null);
-    this.snapshots = new Snapshots(this, storeOpener(options.store, options.durability));
+    this.snapshotting = new Snapshots(this, storeOpener(options.store, options.durability));
     // An explicit store is opened now, so a bad path or a locked file fails the start.
-    if (options.store !== undefined && options.store !== false) this.snapshots.open();
+    if (options.store !== undefined && options.store !== false) this.snapshotting.open();
   }
 
   /** The system mode; 'normal' until modes escalate it. */
@@ -222,7 +222,7 @@ export class ActorSystem {
     if (existing !== undefined) siblings.delete(name); // a failed node gives way to a new one
     const path = parent === null ? '/' + name : parent.path + '/' + name;
     const cell = new ActorCell(this, behavior, parent, name, path, args, mailbox, spec);
-    if (spec.snapshot !== null || spec.partners.length > 0) cell.snap = this.snapshots.attach(cell, spec.snapshot, spec.partners);
+    if (spec.snapshot !== null || spec.partners.length > 0) cell.snap = this.snapshotting.attach(cell, spec.snapshot, spec.partners);
     siblings.set(name, cell);
     this.live++;
     cell.start();
@@ -269,7 +269,7 @@ export class ActorSystem {
       for (const cell of [...this.topLevel.values()].reverse()) await cell.requestStop('shutdown');
       this.rootSupervision.cancelPending();
       this.state = 'stopped';
-      this.snapshots.close();
+      this.snapshotting.close();
       this.deadlines.failAll(() => new SystemStoppedError(this.name));
       this.log.flush?.();
     })());
@@ -284,7 +284,7 @@ export class ActorSystem {
 
   /** @internal Run after every init: the state becomes the newest valid snapshot, if any. */
   restoreState(cell: ActorCell): void {
-    if (cell.snap !== null) this.snapshots.restore(cell);
+    if (cell.snap !== null) this.snapshotting.restore(cell);
   }
 
   // ---- Snapshots -----------------------------------------------------------------------
@@ -303,7 +303,7 @@ export class ActorSystem {
       };
       for (const cell of this.topLevel.values()) walk(cell);
     }
-    const seqs = await Promise.all(cells.map((cell) => this.snapshots.request(cell, cell.snap!)));
+    const seqs = await Promise.all(cells.map((cell) => this.snapshotting.request(cell, cell.snap!)));
     return Object.fromEntries(cells.map((cell, i) => [cell.path, seqs[i]!]));
   }
 
@@ -313,7 +313,7 @@ export class ActorSystem {
    */
   async restore(path: string, options: { seq?: number } = {}): Promise<void> {
     const cell = this.snapshottingCell(path);
-    const state = this.snapshots.rollback(cell, options.seq);
+    const state = this.snapshotting.rollback(cell, options.seq);
     await cell.runInTurn(() => {
       cell.state = state;
       cell.log.info({ seq: options.seq ?? 'latest' }, `${cell.path} rolled back to a snapshot`);
@@ -321,8 +321,8 @@ export class ActorSystem {
   }
 
   /** Metadata of the snapshots of one actor (own and replicas), newest first. */
-  snapshotsOf(path: string): SnapshotInfo[] {
-    return this.snapshots.list(path);
+  snapshots(path: string): SnapshotInfo[] {
+    return this.snapshotting.list(path);
   }
 
   private snapshottingCell(path: string): ActorCell {
@@ -511,7 +511,7 @@ export class ActorSystem {
       deadLetters: this.deadLetters.total,
       eventsPublished: this.published,
       eventsUnrouted: this.unrouted,
-      snapshots: { ...this.snapshots.metrics },
+      snapshots: { ...this.snapshotting.metrics },
     };
   }
 }

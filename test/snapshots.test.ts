@@ -106,7 +106,7 @@ describe('snapshots', () => {
       ref.tell({ type: 'add', n: 1 });
       await until(() => store.batches.length === i + 1);
     }
-    expect(sys.snapshotsOf('/acct').map((s) => [s.seq, s.source])).toEqual([
+    expect(sys.snapshots('/acct').map((s) => [s.seq, s.source])).toEqual([
       [5, 'own'],
       [4, 'own'],
     ]);
@@ -147,7 +147,7 @@ describe('snapshots', () => {
     ref.tell(CRASH);
     await until(() => sys.tree().find((n) => n.name === 'acct')!.restarts === 1);
     expect(await ref.ask({ type: 'get' })).toBe(9);
-    expect(sys.snapshotsOf('/acct').map((s) => [s.seq, s.source, s.holder])).toEqual([
+    expect(sys.snapshots('/acct').map((s) => [s.seq, s.source, s.holder])).toEqual([
       [1, 'own', undefined],
       [1, 'replica', '/replica'],
     ]);
