@@ -5,6 +5,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     environment: 'node',
     testTimeout: 20_000,
+    reporters: ['default', './test/summary-reporter.ts'],
     env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' },
   },
 });
