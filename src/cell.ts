@@ -96,8 +96,8 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
   currentAsk: PendingAsk | null = null;
   /** Bumped whenever an incarnation ends: results of abandoned async handlers are ignored. */
   epoch = 0;
-  /** When the current incarnation started (clock ms), for the backoff reset. */
-  startedAt: number;
+  /** When the current incarnation started (clock ms; 0 for the first, which needs no reset). */
+  startedAt = 0;
   /** How this actor supervises its children (created on first need). */
   supervision: Supervision | null = null;
   /** Snapshot bookkeeping, for actors spawned with `snapshot` or `partners`. */
@@ -124,7 +124,6 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
   ) {
     super(mailbox);
     this.ref = new ActorRef(this);
-    this.startedAt = system.clock.now();
   }
 
   get mailbox(): Mailbox {

@@ -142,10 +142,23 @@ export type ResilientFunction<A extends unknown[], R> = ((...args: A) => Promise
   stop(): void;
 };
 
-// ---- Deadlines: one timer per clock, intrusive lists per duration ------------------------
+// ---- Deadlines: one timer per clock, intrusive lists per duration, epochs -----------------
+
+/**
+ * A span of time between two sweeps. Entries are stamped with the open epoch instead of a clock
+ * reading (a clock read costs more than the rest of a fast call); the sweep that closes the epoch
+ * records its end, and an entry expires `ms` after the end of its epoch: never early (the epoch
+ * ended after the entry was added), late by at most the time until that sweep, which is armed
+ * with delay 0 as soon as the epoch holds an entry (≈ 1 ms on Node timers, 0 on a SimulatedClock).
+ * Epochs also pace latency sampling: the first 16 tries of an epoch are timed, then one in 8.
+ */
+class Epoch {
+  end = Infinity;
+  tries = 0;
+}
 
 abstract class DeadlineEntry {
-  deadline = 0;
+  epoch: Epoch | null = null;
   prev: DeadlineEntry | null = null;
   next: DeadlineEntry | null = null;
   list: DeadlineList | null = null;
@@ -156,28 +169,38 @@ abstract class DeadlineEntry {
 class DeadlineList {
   head: DeadlineEntry | null = null;
   tail: DeadlineEntry | null = null;
+  constructor(readonly ms: number) {}
 }
 
 /**
- * Appending keeps each list (one per duration) sorted, since time only moves forward: add and
- * remove are O(1). One clock timer, armed for the earliest deadline, sweeps every list; removing
- * an entry never touches the timer (an early sweep finds nothing and re-arms for what is left).
+ * Appending keeps each list (one per duration) sorted by deadline: add and remove are O(1). One
+ * clock timer per clock serves every list: it closes the open epoch, expires what is due and
+ * re-arms for the earliest deadline left. Removing an entry never touches the timer.
  */
 class Deadlines {
   private readonly lists = new Map<number, DeadlineList>();
+  private current = new Epoch();
   private timer: TimerHandle | null = null;
-  private armedFor = Infinity;
+  /** A sweep at delay 0 is armed: the open epoch will be closed. */
+  private closing = false;
 
   constructor(private readonly clock: Clock) {}
 
-  add(entry: DeadlineEntry, ms: number, now: number): void {
+  /** Counts a try in the open epoch; true when its latency should be measured. */
+  sample(): boolean {
+    const n = ++this.current.tries;
+    if (n <= 16) return true;
+    if (!this.closing) this.armClose();
+    return (n & 7) === 0;
+  }
+
+  add(entry: DeadlineEntry, ms: number): void {
     let list = this.lists.get(ms);
     if (list === undefined) {
-      list = new DeadlineList();
+      list = new DeadlineList(ms);
       this.lists.set(ms, list);
     }
-    const deadline = now + ms;
-    entry.deadline = deadline;
+    entry.epoch = this.current;
     entry.list = list;
     const tail = list.tail;
     if (tail === null) list.head = entry;
@@ -186,7 +209,7 @@ class Deadlines {
       entry.prev = tail;
     }
     list.tail = entry;
-    if (deadline < this.armedFor) this.arm(deadline, now);
+    if (!this.closing) this.armClose();
   }
 
   remove(entry: DeadlineEntry): void {
@@ -200,29 +223,30 @@ class Deadlines {
     entry.list = null;
   }
 
-  private arm(deadline: number, now: number): void {
+  private armClose(): void {
     if (this.timer !== null) this.clock.clearTimeout(this.timer);
-    this.armedFor = deadline;
-    this.timer = this.clock.setTimeout(this.sweep, Math.max(0, deadline - now));
+    this.closing = true;
+    this.timer = this.clock.setTimeout(this.sweep, 0);
   }
 
   private readonly sweep = (): void => {
     this.timer = null;
-    this.armedFor = Infinity;
+    this.closing = false;
     const now = this.clock.now();
+    this.current.end = now;
+    this.current = new Epoch();
+    let earliest = Infinity;
     for (const [ms, list] of this.lists) {
       let head = list.head;
-      while (head !== null && head.deadline <= now) {
+      while (head !== null && head.epoch!.end + ms <= now) {
         this.remove(head);
-        head.expire();
+        head.expire(); // may add entries (a hedge re-arming): they land in the new epoch
         head = list.head;
       }
       if (head === null) this.lists.delete(ms);
+      else if (head.epoch!.end + ms < earliest) earliest = head.epoch!.end + ms;
     }
-    // expire() may have added entries (a hedge re-arming): arm for the earliest head left
-    let earliest = Infinity;
-    for (const list of this.lists.values()) if (list.head !== null && list.head.deadline < earliest) earliest = list.head.deadline;
-    if (earliest !== Infinity && earliest < this.armedFor) this.arm(earliest, now);
+    if (!this.closing && earliest !== Infinity) this.timer = this.clock.setTimeout(this.sweep, earliest - now);
   };
 }
 
