@@ -7,7 +7,9 @@
  * the earliest head sweeps every list when it fires. A reply only unlinks its ask; the shared
  * timer is never re-armed on the hot path.
  */
+import type { Admission, Breaker } from './breaker.js';
 import type { Clock, TimerHandle } from './clock.js';
+import { ActorStoppedError, MailboxFullError, SystemStoppedError, TimeoutError } from './errors.js';
 
 /** The bookkeeping an actor keeps about asks: what it waits on, which replies it deferred. */
 export interface AskParty {
@@ -30,6 +32,9 @@ export class PendingAsk {
   deferredBy: AskParty | null = null;
   /** Removes the AbortSignal listener, when the caller passed a signal. */
   onSettle: (() => void) | null = null;
+  /** The target's breaker, told how the ask went; with the admission it gave. */
+  breaker: Breaker | null = null;
+  admission: Admission = 0;
 
   constructor(
     readonly deadlines: AskDeadlines,
@@ -49,6 +54,13 @@ export class PendingAsk {
   /** Resolves the ask; false when it had already ended (timed out, replied, failed). */
   succeed(value: unknown): boolean {
     if (this.settled) return false;
+    const breaker = this.breaker;
+    if (breaker !== null && this.list !== null) {
+      // One ask in LATENCY_SAMPLE is timed (a clock read costs ~10% of an ask); the latency
+      // window needs a sample, not every call. deadline − timeout = when the ask started.
+      const timed = (++latencySample & (LATENCY_SAMPLE - 1)) === 0;
+      breaker.success(timed ? this.deadlines.now() - (this.deadline - this.list.timeoutMs) : -1, this.admission);
+    }
     this.finish();
     this.resolve(value);
     return true;
@@ -56,6 +68,13 @@ export class PendingAsk {
 
   fail(error: unknown): boolean {
     if (this.settled) return false;
+    const breaker = this.breaker;
+    if (breaker !== null) {
+      // The target timing out, crashing or drowning counts against it; the caller giving up
+      // (abort), a missing reply or a shutdown says nothing about its health.
+      if (countsAgainstTarget(error)) breaker.failure(this.admission);
+      else breaker.release(this.admission);
+    }
     this.finish();
     this.reject(error);
     return true;
@@ -74,6 +93,17 @@ export class PendingAsk {
   }
 }
 
+const LATENCY_SAMPLE = 4; // a power of two
+let latencySample = 0;
+
+function countsAgainstTarget(error: unknown): boolean {
+  return (
+    error instanceof TimeoutError ||
+    error instanceof MailboxFullError ||
+    (error instanceof ActorStoppedError && !(error instanceof SystemStoppedError) && error.cause !== undefined)
+  );
+}
+
 class DeadlineList {
   head: PendingAsk | null = null;
   tail: PendingAsk | null = null;
@@ -86,6 +116,10 @@ export class AskDeadlines {
   private armedFor = Infinity;
   /** Asks waiting for a reply. */
   pending = 0;
+
+  now(): number {
+    return this.clock.now();
+  }
 
   constructor(
     private readonly clock: Clock,

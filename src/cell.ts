@@ -26,6 +26,7 @@ import type { ActorEvent } from './events.js';
 import { evicted, Mailbox, type MailboxConfig, Offer, SYSTEM_LANE } from './mailbox.js';
 import { ActorRef, checkPriority } from './ref.js';
 import type { Runnable } from './scheduler.js';
+import type { Breaker } from './breaker.js';
 import type { SnapshotSlot } from './snapshots.js';
 import type { ChildSpec, Supervision } from './supervisor.js';
 import type { ActorSystem } from './system.js';
@@ -102,6 +103,8 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
   supervision: Supervision | null = null;
   /** Snapshot bookkeeping, for actors spawned with `snapshot` or `partners`. */
   snap: SnapshotSlot | null = null;
+  /** Guards asks to this actor; created on the first ask (most actors are never asked). */
+  breaker: Breaker | null = null;
   /** Stop and restart bookkeeping, created on first need (see Lifecycle). */
   private lifecycle: Lifecycle | null = null;
   children: Map<string, ActorCell> | null = null;
@@ -680,6 +683,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
     }
     if (this.topics !== null) for (const topic of [...this.topics]) this.system.unsubscribe(this.ref, topic);
     this.system.snapshotting.detach(this);
+    this.breaker?.stop();
     this.system.actorStopped(this, failed);
     if (this.watchers !== null) {
       for (const watcher of this.watchers) watcher.signal({ type: 'down', ref: this.ref, reason });

@@ -17,6 +17,7 @@ import type { ActorSystem } from './system.js';
 import { ConfigError, GenesisError } from './errors.js';
 import type { MailboxOptions } from './mailbox.js';
 import { checkPartners, type SnapshotOptions, snapshotConfig } from './snapshots.js';
+import { BREAKER_DEFAULTS, type BreakerOptions, breakerOptions, type ResolvedBreakerOptions } from './breaker.js';
 import { checkName, checkObject, knownKeys, mailboxConfig, positiveInteger, positiveNumber } from './options.js';
 
 export type Strategy = 'one-for-one' | 'one-for-all' | 'rest-for-one';
@@ -52,6 +53,12 @@ export interface ChildOptions<A = unknown> {
   snapshot?: SnapshotOptions;
   /** Paths of actors that hold a copy of every snapshot (in memory and in the store). */
   partners?: string[];
+  /**
+   * The breaker that guards asks to this actor (created on the first ask), or false for none.
+   * `fallback` answers asks while an essential breaker is open (a value, or a function of the
+   * message).
+   */
+  breaker?: (BreakerOptions & { fallback?: unknown }) | false;
 }
 
 /** The resolved per-child settings a cell carries. */
@@ -62,6 +69,10 @@ export interface ChildSpec {
   readonly essential: boolean;
   readonly snapshot: ReturnType<typeof snapshotConfig>;
   readonly partners: readonly string[];
+  /** Validated breaker options; false for no breaker. */
+  readonly breaker: ResolvedBreakerOptions | false;
+  /** What an essential breaker answers while open. */
+  readonly fallback: unknown;
 }
 
 export const DEFAULT_CHILD_SPEC: ChildSpec = Object.freeze({
@@ -71,6 +82,8 @@ export const DEFAULT_CHILD_SPEC: ChildSpec = Object.freeze({
   essential: false,
   snapshot: null,
   partners: Object.freeze([]) as readonly string[],
+  breaker: BREAKER_DEFAULTS,
+  fallback: undefined,
 });
 
 export interface SupervisorOptions {
@@ -122,7 +135,7 @@ export const DEFAULT_SUPERVISION: SupervisionConfig = Object.freeze({
 
 const STRATEGIES: Strategy[] = ['one-for-one', 'one-for-all', 'rest-for-one'];
 const RESTARTS: RestartType[] = ['permanent', 'transient', 'temporary'];
-export const CHILD_KEYS = ['args', 'restart', 'shutdownMs', 'maxMessageCrashes', 'essential', 'mailbox', 'snapshot', 'partners'];
+export const CHILD_KEYS = ['args', 'restart', 'shutdownMs', 'maxMessageCrashes', 'essential', 'mailbox', 'snapshot', 'partners', 'breaker'];
 
 const specCache = new WeakMap<object, ChildSpec>();
 
@@ -140,7 +153,8 @@ export function childSpec(options: ChildOptions | undefined, at: string): ChildS
     options.maxMessageCrashes === undefined &&
     options.essential === undefined &&
     options.snapshot === undefined &&
-    options.partners === undefined
+    options.partners === undefined &&
+    options.breaker === undefined
       ? DEFAULT_CHILD_SPEC
       : Object.freeze({
           restart: options.restart ?? DEFAULT_CHILD_SPEC.restart,
@@ -150,9 +164,22 @@ export function childSpec(options: ChildOptions | undefined, at: string): ChildS
           essential: options.essential ?? false,
           snapshot: snapshotConfig(options.snapshot, at),
           partners: Object.freeze(checkPartners(options.partners, at)),
+          ...childBreaker(options.breaker, options.essential, at),
         });
   specCache.set(options, spec);
   return spec;
+}
+
+function childBreaker(option: ChildOptions['breaker'], essential: boolean | undefined, at: string): Pick<ChildSpec, 'breaker' | 'fallback'> {
+  if (option === false) return { breaker: false, fallback: undefined };
+  if (option === undefined) {
+    return { breaker: essential ? breakerOptions({ essential: true }, `${at}breaker`) : BREAKER_DEFAULTS, fallback: undefined };
+  }
+  checkObject(`${at}breaker`, option);
+  const { fallback, ...rest } = option;
+  // An essential child gets an essential breaker unless its options say otherwise.
+  const options = essential && rest.essential === undefined ? { ...rest, essential: true } : rest;
+  return { breaker: breakerOptions(options, `${at}breaker`), fallback };
 }
 
 export function supervisionConfig(options: SupervisorOptions, at: string): SupervisionConfig {

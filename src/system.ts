@@ -10,6 +10,7 @@ import { type Clock, realClock } from './clock.js';
 import { DeadLetters } from './dead-letters.js';
 import {
   ActorStoppedError,
+  CircuitOpenError,
   ConfigError,
   DeadlockError,
   MailboxFullError,
@@ -21,6 +22,7 @@ import { createLogger } from './logger.js';
 import { DEFAULT_PRIORITY } from './mailbox.js';
 import { checkName, checkObject, knownKeys, mailboxConfig, positiveInteger, positiveNumber } from './options.js';
 import { ActorRef, checkPriority } from './ref.js';
+import { Admission, Breaker, type BreakerState, type ResolvedBreakerOptions } from './breaker.js';
 import { Scheduler } from './scheduler.js';
 import {
   CHILD_KEYS,
@@ -83,6 +85,8 @@ export interface TreeNode {
   mailbox: MailboxView;
   /** The supervision strategy, for supervisors and actors with children. */
   strategy?: string;
+  /** The state of the actor's breaker, once it has been asked. */
+  breaker?: BreakerState;
   children: TreeNode[];
 }
 
@@ -381,7 +385,21 @@ export class ActorSystem {
       const cycle = this.findCycle(target, from);
       if (cycle !== null) return Promise.reject(new DeadlockError(target.path, cycle));
     }
+    let breaker: Breaker | null = null;
+    let admission: Admission = Admission.pass;
+    const breakerOptions = target.spec.breaker;
+    if (breakerOptions !== false) {
+      breaker = target.breaker ??= this.createBreaker(target, breakerOptions);
+      admission = breaker.acquire();
+      if (admission === Admission.reject) return Promise.reject(new CircuitOpenError(target.path));
+      if (admission === Admission.fallback) {
+        const fallback = target.spec.fallback;
+        return Promise.resolve(typeof fallback === 'function' ? fallback(message) : fallback);
+      }
+    }
     const ask = new PendingAsk(this.deadlines, target.path, from, target);
+    ask.breaker = breaker;
+    ask.admission = admission;
     this.deadlines.add(ask, timeoutMs);
     if (from !== null) (from.waitingOn ??= []).push(target);
     if (signal !== undefined) {
@@ -391,6 +409,19 @@ export class ActorSystem {
     }
     target.deliver(priority, message, ask);
     return ask.promise;
+  }
+
+  /** The breaker of an actor, on its first ask; its transitions go to the bus as `breaker.<state>`. */
+  private createBreaker(cell: ActorCell, options: ResolvedBreakerOptions): Breaker {
+    return new Breaker(options, {
+      clock: this.clock,
+      path: cell.path,
+      random: this.random,
+      onTransition: (from, to) => {
+        cell.log.info({ from, to }, `breaker of ${cell.path}: ${from} → ${to}`);
+        if (this.state !== 'stopped') this.publish(`breaker.${to}`, { path: cell.path, from, to });
+      },
+    });
   }
 
   /**
@@ -497,6 +528,7 @@ export class ActorSystem {
         children: cell.children ? [...cell.children.values()].map(node) : [],
       };
       if (isSupervisor || view.children.length > 0) view.strategy = (cell.supervision?.config ?? DEFAULT_SUPERVISION).strategy;
+      if (cell.breaker !== null) view.breaker = cell.breaker.state;
       return view;
     };
     return [...this.topLevel.values()].map(node);

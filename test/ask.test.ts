@@ -66,7 +66,7 @@ describe('ask', () => {
   it('uses one clock timer for many pending asks, not one each', async () => {
     const clock = new SimulatedClock();
     const system = await startSystem({ clock });
-    const ref = system.spawn(Deferring);
+    const ref = system.spawn(Deferring, { breaker: false }); // an open breaker would arm its own reset timer
     const asks = Array.from({ length: 1000 }, () => ref.ask('q', { timeoutMs: 100 }).catch((e: unknown) => e));
     expect(clock.pendingTimers).toBe(1);
     clock.advance(100);
