@@ -16,11 +16,12 @@ import os from 'node:os';
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { core } from './core.ts';
+import { resilience } from './resilience.ts';
 import { snapshots } from './snapshots.ts';
 import { supervision } from './supervision.ts';
 import { CONTESTANTS, LABELS, type Options, type Row, runExperiment, sampleDump, type Suite, table } from './harness.ts';
 
-const SUITES: Suite[] = [core, supervision, snapshots];
+const SUITES: Suite[] = [core, supervision, snapshots, resilience];
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');

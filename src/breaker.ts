@@ -367,12 +367,14 @@ export class Breaker {
     return this.passing ? Admission.pass : this.acquireSlow();
   }
 
-  /** A call admitted with `admission` succeeded after `latencyMs`. */
+  /** A call admitted with `admission` succeeded after `latencyMs` (negative: not timed, the
+   *  latency window is left alone — callers may time only a sample of their calls). */
   success(latencyMs: number, admission: Admission = Admission.pass): void {
-    this.latency.record(latencyMs);
+    const timed = latencyMs >= 0;
+    if (timed) this.latency.record(latencyMs);
     if (this.passing && admission === Admission.pass) {
       if (this.failures !== 0) this.actor.send({ type: 'SUCCESS' });
-      if (this.watchLatency) this.checkLatency();
+      if (timed && this.watchLatency) this.checkLatency();
       return;
     }
     if (admission === Admission.probe) this.actor.send({ type: 'SUCCESS', probe: true });

@@ -17,6 +17,12 @@ export type {
 } from './actor.js';
 export { ActorRef } from './ref.js';
 export { supervisor, child, EscalationError } from './supervisor.js';
+export { pool } from './pool.js';
+export type { HedgeOptions, PoolOptions, PoolSpec, Routing } from './pool.js';
+export { breakerMachine, Breaker } from './breaker.js';
+export type { BreakerOptions, BreakerState } from './breaker.js';
+export { resilient } from './resilient.js';
+export { LatencyHistogram } from './latency.js';
 export type {
   BackoffOptions,
   ChildOptions,

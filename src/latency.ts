@@ -7,9 +7,10 @@
  *   previous generation is dropped and the current one becomes the previous. The window therefore
  *   holds the last `window / 2` … `window` samples, and an old regime is gone after `window`
  *   samples. No array of samples, no clock.
- * - `record` is O(1) (a log2, two increments). p50/p95/p99 are cached and refreshed lazily, at most
- *   once per `refreshEvery` samples once the window has filled (every sample while it is small),
- *   so reading `p95` on every call is a field read. The refresh walks only the buckets between the
+ * - `record` is O(1) (a log2, two increments). p50/p95/p99 are cached and refreshed lazily on the
+ *   first read after `refreshEvery` samples or 1/16 of the window arrived, whichever comes first
+ *   (so while the window is small, after every sample), and after each rotation: reading `p95` on
+ *   every call is a field read most of the time. The refresh walks only the buckets between the
  *   window's smallest and largest sample, interpolates within the bucket by rank, and clamps to the
  *   window's [min, max], so constant latencies come out exact.
  */
@@ -19,7 +20,7 @@ import { checkObject, knownKeys, positiveInteger } from './options.js';
 export interface LatencyOptions {
   /** Samples the window holds at most (at least half of it after the first rotation). Default 512. */
   window?: number;
-  /** Cached percentiles are recomputed at most once per this many samples. Default 16. */
+  /** Cached percentiles are recomputed once this many samples arrived (or 1/16 of the window). Default 16. */
   refreshEvery?: number;
 }
 
@@ -150,7 +151,7 @@ export class LatencyHistogram {
     this.cachedP50 = this.cachedP95 = this.cachedP99 = NaN;
   }
 
-  /** Refresh at most every `refreshEvery` samples; on every new sample while the window is small. */
+  /** Stale once `refreshEvery` samples or 1/16 of the window arrived since the last refresh. */
   private stale(): boolean {
     const since = this.sinceRefresh;
     return since !== 0 && (since >= this.refreshEvery || since * 16 >= this.count);

@@ -28,12 +28,16 @@
  * breaker's `hedging` state all read.
  *
  * Hot path (breaker closed, fixed or 'auto' timeout, no hedge/retry/fallback): one field test on
- * the breaker, two clock reads, an O(1) link into a deadline list swept by one shared timer per
- * clock (no timer per call, see src/ask.ts for the same scheme), and an AbortController only if
- * `fn` reads `ctx.signal`.
+ * the breaker, one object (the try, which is also fn's ctx) and one promise, an O(1) link into a
+ * deadline list swept by one shared timer per clock (no timer per call; the idea of AskDeadlines
+ * in src/ask.ts, with deadlines counted from the sweep that closes the call's epoch rather than
+ * from a clock read: a timeout fires at timeoutMs, never earlier, later by at most the rest of
+ * the event-loop turn the call started in plus a timer tick),
+ * latency timed for a sample of calls (all of them unless one event-loop turn starts more than
+ * 16), and an AbortController only if `fn` reads `ctx.signal`. Nothing goes to the breaker's
+ * XState machine unless a transition may follow (see src/breaker.ts).
  */
-import { Admission, Breaker, type BreakerOptions, type TransitionListener } from './breaker.js';
-import { autoTimeoutMs } from './breaker.js';
+import { Admission, autoTimeoutMs, Breaker, type BreakerOptions, type TransitionListener } from './breaker.js';
 import { type Clock, realClock, type TimerHandle } from './clock.js';
 import { CircuitOpenError, ConfigError, TimeoutError } from './errors.js';
 import { LatencyHistogram } from './latency.js';
@@ -149,8 +153,9 @@ export type ResilientFunction<A extends unknown[], R> = ((...args: A) => Promise
  * reading (a clock read costs more than the rest of a fast call); the sweep that closes the epoch
  * records its end, and an entry expires `ms` after the end of its epoch: never early (the epoch
  * ended after the entry was added), late by at most the time until that sweep, which is armed
- * with delay 0 as soon as the epoch holds an entry (≈ 1 ms on Node timers, 0 on a SimulatedClock).
- * Epochs also pace latency sampling: the first 16 tries of an epoch are timed, then one in 8.
+ * with delay 0 as soon as the epoch holds an entry: the rest of the current event-loop turn plus
+ * a timer tick (≈ 1 ms on Node timers; 0 on a SimulatedClock, where timeouts are exact).
+ * Epochs also pace latency sampling: the first 16 tries of an epoch are timed, then one in 32.
  */
 class Epoch {
   end = Infinity;
@@ -179,10 +184,15 @@ class DeadlineList {
  */
 class Deadlines {
   private readonly lists = new Map<number, DeadlineList>();
+  /** The list used last (most wrappers have one fixed timeout): skips the Map lookup. */
+  private last: DeadlineList | null = null;
   private current = new Epoch();
   private timer: TimerHandle | null = null;
   /** A sweep at delay 0 is armed: the open epoch will be closed. */
   private closing = false;
+  /** Entries linked; at 0 a timer armed for an expiry is cancelled (it would only keep the
+   *  process alive), while a pending epoch close is left alone (no timer churn per call). */
+  private pending = 0;
 
   constructor(private readonly clock: Clock) {}
 
@@ -191,14 +201,18 @@ class Deadlines {
     const n = ++this.current.tries;
     if (n <= 16) return true;
     if (!this.closing) this.armClose();
-    return (n & 7) === 0;
+    return (n & 31) === 0;
   }
 
   add(entry: DeadlineEntry, ms: number): void {
-    let list = this.lists.get(ms);
-    if (list === undefined) {
-      list = new DeadlineList(ms);
-      this.lists.set(ms, list);
+    let list = this.last;
+    if (list === null || list.ms !== ms) {
+      list = this.lists.get(ms) ?? null;
+      if (list === null) {
+        list = new DeadlineList(ms);
+        this.lists.set(ms, list);
+      }
+      this.last = list;
     }
     entry.epoch = this.current;
     entry.list = list;
@@ -209,6 +223,7 @@ class Deadlines {
       entry.prev = tail;
     }
     list.tail = entry;
+    this.pending++;
     if (!this.closing) this.armClose();
   }
 
@@ -221,6 +236,10 @@ class Deadlines {
     else next.prev = prev;
     entry.prev = entry.next = null;
     entry.list = null;
+    if (--this.pending === 0 && !this.closing && this.timer !== null) {
+      this.clock.clearTimeout(this.timer);
+      this.timer = null;
+    }
   }
 
   private armClose(): void {
@@ -243,7 +262,10 @@ class Deadlines {
         head.expire(); // may add entries (a hedge re-arming): they land in the new epoch
         head = list.head;
       }
-      if (head === null) this.lists.delete(ms);
+      if (head === null) {
+        this.lists.delete(ms);
+        if (this.last === list) this.last = null;
+      }
       else if (head.epoch!.end + ms < earliest) earliest = head.epoch!.end + ms;
     }
     if (!this.closing && earliest !== Infinity) this.timer = this.clock.setTimeout(this.sweep, earliest - now);
@@ -263,18 +285,26 @@ function deadlinesFor(clock: Clock): Deadlines {
 
 // ---- One attempt, one try ------------------------------------------------------------
 
-/** The `ctx` of one run of fn; its AbortController is made on first read of `signal`. */
-class Attempt implements AttemptContext {
+/**
+ * The `ctx` of one run of fn; its AbortController is made on first read of `signal`. It is a
+ * DeadlineEntry because the primary attempt of a try is the Try itself (one object per call on
+ * the hot path); hedged attempts are plain Attempts and leave the entry fields unused.
+ */
+class Attempt extends DeadlineEntry implements AttemptContext {
   private controller: AbortController | null = null;
   private abortReason: unknown = undefined;
   aborted = false;
+  /** Its fn run has settled (a settled loser is not aborted). */
   done = false;
 
   constructor(
     readonly attempt: number,
     readonly hedge: number,
+    /** Clock reading at start, or -1 when this attempt's latency is not sampled. */
     readonly startedAt: number,
-  ) {}
+  ) {
+    super();
+  }
 
   get signal(): AbortSignal {
     let controller = this.controller;
@@ -291,15 +321,31 @@ class Attempt implements AttemptContext {
     this.abortReason = reason;
     if (this.controller !== null) this.controller.abort(reason);
   }
+
+  expire(): void {}
 }
 
 function lostRace(): unknown {
   return new DOMException('a hedged sibling attempt succeeded first', 'AbortError');
 }
 
+/** fn(ctx, ...args) without a spread for the common arities. */
+function invoke<R>(fn: (ctx: AttemptContext, ...args: unknown[]) => R, ctx: AttemptContext, args: unknown[]): R {
+  switch (args.length) {
+    case 0:
+      return fn(ctx);
+    case 1:
+      return fn(ctx, args[0]);
+    case 2:
+      return fn(ctx, args[0], args[1]);
+    default:
+      return fn(ctx, ...args);
+  }
+}
+
 /** The hedge timer of a try: starts the next attempt when it fires. */
 class HedgeTrigger extends DeadlineEntry {
-  constructor(private readonly owner: Try<unknown[], unknown>) {
+  constructor(private readonly owner: { hedgeNow(): void }) {
     super();
   }
   expire(): void {
@@ -307,12 +353,13 @@ class HedgeTrigger extends DeadlineEntry {
   }
 }
 
-/** One try: breaker admission, deadline, and its attempts (one unless hedged). */
-class Try<A extends unknown[], R> extends DeadlineEntry {
+/** One try: breaker admission, deadline, and its attempts. The Try is its own primary attempt
+ *  (the `ctx` fn gets); hedged attempts, when the policy hedges, are extra Attempts. */
+class Try<A extends unknown[], R> extends Attempt {
   resolve!: (value: R) => void;
   reject!: (error: unknown) => void;
   settled = false;
-  /** Hedged attempts, the first included; null while the try has run a single attempt. */
+  /** Every attempt, this one first, when the policy hedges. */
   attempts: Attempt[] | null = null;
   running = 0;
   trigger: HedgeTrigger | null = null;
@@ -320,24 +367,20 @@ class Try<A extends unknown[], R> extends DeadlineEntry {
   constructor(
     readonly core: Core<A, R>,
     readonly admission: Admission,
-    readonly number: number,
+    attempt: number,
+    startedAt: number,
     readonly timeoutMs: number,
     readonly args: A,
   ) {
-    super();
+    super(attempt, 0, startedAt);
   }
 
   /** Runs fn once more for this try (the primary attempt or a hedge). */
-  run(hedge: number, now: number): void {
-    const attempt = new Attempt(this.number, hedge, now);
+  run(attempt: Attempt): void {
     this.running++;
-    if (hedge > 0) {
-      (this.attempts ??= []).push(attempt);
-      this.core.stats.hedges++;
-    } else if (this.core.hedge !== null) this.attempts = [attempt];
     let result: R | PromiseLike<R>;
     try {
-      result = this.core.fn(attempt, ...this.args);
+      result = invoke(this.core.fn as (ctx: AttemptContext, ...args: unknown[]) => R | PromiseLike<R>, attempt, this.args);
     } catch (error) {
       this.fail(error, attempt);
       return;
@@ -356,9 +399,9 @@ class Try<A extends unknown[], R> extends DeadlineEntry {
     this.settled = true;
     const core = this.core;
     if (this.list !== null) core.deadlines.remove(this);
-    const latencyMs = core.clock.now() - attempt.startedAt;
+    const latencyMs = attempt.startedAt >= 0 ? core.clock.now() - attempt.startedAt : -1;
     if (core.breaker !== null) core.breaker.success(latencyMs, this.admission);
-    else core.latency.record(latencyMs);
+    else if (latencyMs >= 0) core.latency.record(latencyMs);
     core.stats.successes++;
     if (this.attempts !== null) this.endHedging(attempt);
     this.resolve(value);
@@ -378,7 +421,7 @@ class Try<A extends unknown[], R> extends DeadlineEntry {
   }
 
   /** The deadline passed: a failure for the breaker, every attempt aborted. */
-  expire(): void {
+  override expire(): void {
     if (this.settled) return;
     this.settled = true;
     const core = this.core;
@@ -391,30 +434,29 @@ class Try<A extends unknown[], R> extends DeadlineEntry {
     if (this.attempts !== null) {
       this.cancelTrigger();
       for (const attempt of this.attempts) attempt.abort(error);
-    } else this.primary?.abort(error);
+    } else this.abort(error);
     this.reject(error);
   }
-
-  /** The primary attempt when not hedged (kept only when a deadline may abort it). */
-  primary: Attempt | null = null;
 
   /** Hedge timer fired: one more attempt, and re-arm while under `max`. */
   hedgeNow(): void {
     this.trigger = null;
     if (this.settled) return;
     const core = this.core;
-    const started = this.attempts!.length;
-    if (started >= core.hedge!.max) return;
-    const now = core.clock.now();
-    this.run(started, now);
-    if (!this.settled && this.attempts!.length < core.hedge!.max) this.armTrigger(now);
+    const attempts = this.attempts!;
+    if (attempts.length >= core.hedge!.max) return;
+    const attempt = new Attempt(this.attempt, attempts.length, core.clock.now());
+    attempts.push(attempt);
+    core.stats.hedges++;
+    this.run(attempt);
+    if (!this.settled && attempts.length < core.hedge!.max) this.armTrigger();
   }
 
-  armTrigger(now: number): void {
+  armTrigger(): void {
     const after = this.core.hedgeDelayMs();
     if (after === Infinity) return;
-    this.trigger = new HedgeTrigger(this as unknown as Try<unknown[], unknown>);
-    this.core.deadlines.add(this.trigger, after, now);
+    this.trigger = new HedgeTrigger(this);
+    this.core.deadlines.add(this.trigger, after);
   }
 
   private cancelTrigger(): void {
@@ -448,6 +490,8 @@ interface ResolvedHedge {
 }
 
 const NO_FALLBACK = Symbol('no fallback');
+/** Shared by every call without arguments (never written to). */
+const NO_ARGS: unknown[] = [];
 
 class Core<A extends unknown[], R> {
   readonly stats: ResilientStats = {
@@ -523,25 +567,18 @@ class Core<A extends unknown[], R> {
       if (admission === Admission.reject || admission === Admission.fallback) return this.refuse(admission, args);
     }
     const timeoutMs = this.fixedTimeoutMs >= 0 ? this.fixedTimeoutMs : this.timeoutMs();
-    const t = new Try<A, R>(this, admission, number, timeoutMs, args);
+    const hedged = this.hedge !== null;
+    // hedged tries are always timed (the winner's latency is what hedging is about)
+    const startedAt = hedged || this.deadlines.sample() ? this.clock.now() : -1;
+    const t = new Try<A, R>(this, admission, number, startedAt, timeoutMs, args);
     const promise = new Promise<R>((resolve, reject) => {
       t.resolve = resolve;
       t.reject = reject;
     });
-    const now = this.clock.now();
-    if (timeoutMs > 0) this.deadlines.add(t, timeoutMs, now);
-    if (this.hedge === null) {
-      if (timeoutMs > 0) {
-        // the primary attempt must be reachable for abort on timeout
-        const attempt = new Attempt(number, 0, now);
-        t.primary = attempt;
-        t.running = 1;
-        runPrimary(t, attempt);
-      } else t.run(0, now);
-    } else {
-      t.run(0, now);
-      if (!t.settled && this.hedge.max > 1) t.armTrigger(now);
-    }
+    if (hedged) t.attempts = [t];
+    if (timeoutMs > 0) this.deadlines.add(t, timeoutMs);
+    t.run(t);
+    if (hedged && !t.settled && this.hedge!.max > 1) t.armTrigger();
     return promise;
   }
 
@@ -609,23 +646,6 @@ class Core<A extends unknown[], R> {
   stop(): void {
     if (this.ownsBreaker) this.breaker?.stop();
   }
-}
-
-/** The unhedged attempt under a deadline (kept out of Try.run to keep that path small). */
-function runPrimary<A extends unknown[], R>(t: Try<A, R>, attempt: Attempt): void {
-  let result: R | PromiseLike<R>;
-  try {
-    result = t.core.fn(attempt, ...t.args);
-  } catch (error) {
-    t.fail(error, attempt);
-    return;
-  }
-  if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<R>).then === 'function') {
-    (result as PromiseLike<R>).then(
-      (value) => t.succeed(value, attempt),
-      (error) => t.fail(error, attempt),
-    );
-  } else t.succeed(result as R, attempt);
 }
 
 /** The original error, reported with the fallback's error as `cause` (an Error that already has
@@ -741,7 +761,7 @@ export function resilient<A extends unknown[], R>(
     hedge,
     hasFallback ? (policy.fallback as Fallback<A, Awaited<R>>) : NO_FALLBACK,
   );
-  const call = (...args: A): Promise<Awaited<R>> => core.call(args);
+  const call = (...args: A): Promise<Awaited<R>> => core.call(args.length === 0 ? (NO_ARGS as A) : args);
   return Object.assign(call, {
     breaker: breaker ?? undefined,
     latency,

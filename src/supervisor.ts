@@ -17,6 +17,7 @@ import type { ActorSystem } from './system.js';
 import { ConfigError, GenesisError } from './errors.js';
 import type { MailboxOptions } from './mailbox.js';
 import { checkPartners, type SnapshotOptions, snapshotConfig } from './snapshots.js';
+import { checkPoolOptions, type PoolSpec, poolKeys } from './pool.js';
 import { BREAKER_DEFAULTS, type BreakerOptions, breakerOptions, type ResolvedBreakerOptions } from './breaker.js';
 import { checkName, checkObject, knownKeys, mailboxConfig, positiveInteger, positiveNumber } from './options.js';
 
@@ -108,7 +109,7 @@ export interface SupervisorSpec {
   readonly options: SupervisorOptions;
 }
 
-export type TreeSpec = WorkerSpec | SupervisorSpec;
+export type TreeSpec = WorkerSpec | SupervisorSpec | PoolSpec;
 
 export function supervisor(name: string, options: SupervisorOptions): SupervisorSpec {
   return { kind: 'supervisor', name, options };
@@ -215,11 +216,19 @@ export function supervisionConfig(options: SupervisorOptions, at: string): Super
 
 /** Checks a whole tree; throws a ConfigError naming the option (with its path in the tree). */
 export function validateTree(spec: TreeSpec, at = '/'): void {
-  if (spec === null || typeof spec !== 'object' || (spec.kind !== 'worker' && spec.kind !== 'supervisor')) {
-    throw new ConfigError(at, 'is not a tree node made by supervisor(…) or child(…)');
+  if (spec === null || typeof spec !== 'object' || !['worker', 'supervisor', 'pool'].includes(spec.kind)) {
+    throw new ConfigError(at, 'is not a tree node made by supervisor(…), child(…) or pool(…)');
   }
   const path = `${at === '/' ? '' : at}/${checkName(`name of ${at} child`, spec.name)}`;
   const where = `${path}: `;
+  if (spec.kind === 'pool') {
+    if (!isBehavior(spec.behavior)) throw new ConfigError(`${where}behavior`, 'is not a behavior made by defineActor');
+    checkPoolOptions(spec.options, where);
+    knownKeys(`${path} options`, spec.options, poolKeys());
+    childSpec(spec.options, where);
+    mailboxConfig(spec.options.mailbox, `${where}mailbox`);
+    return;
+  }
   if (spec.kind === 'worker') {
     if (!isBehavior(spec.behavior)) throw new ConfigError(`${where}behavior`, 'is not a behavior made by defineActor');
     checkObject(`${where}options`, spec.options);

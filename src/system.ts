@@ -22,6 +22,7 @@ import { createLogger } from './logger.js';
 import { DEFAULT_PRIORITY } from './mailbox.js';
 import { checkName, checkObject, knownKeys, mailboxConfig, positiveInteger, positiveNumber } from './options.js';
 import { ActorRef, checkPriority } from './ref.js';
+import { PoolActor } from './pool.js';
 import { Admission, Breaker, type BreakerState, type ResolvedBreakerOptions } from './breaker.js';
 import { Scheduler } from './scheduler.js';
 import {
@@ -211,6 +212,11 @@ export class ActorSystem {
   spawnNode(node: TreeSpec, parent: ActorCell | null): ActorCell {
     if (node.kind === 'worker') {
       return this.spawnCell(node.behavior, node.name, node.options.args, mailboxConfig(node.options.mailbox), childSpec(node.options, ''), parent);
+    }
+    if (node.kind === 'pool') {
+      // The pool's own spec: its restart and shutdown; the rest (breaker, mailbox, …) is the workers'.
+      const { restart, shutdownMs } = node.options;
+      return this.spawnCell(PoolActor, node.name, node, mailboxConfig(undefined), childSpec({ restart, shutdownMs }, ''), parent);
     }
     const { restart, shutdownMs } = node.options;
     return this.spawnCell(SupervisorActor, node.name, node, mailboxConfig(undefined), childSpec({ restart, shutdownMs }, ''), parent);
@@ -521,7 +527,7 @@ export class ActorSystem {
       const view: TreeNode = {
         path: cell.path,
         name: cell.name,
-        kind: isSupervisor ? 'supervisor' : 'worker',
+        kind: isSupervisor ? 'supervisor' : cell.behavior === PoolActor ? 'pool' : 'worker',
         status: STATUS_NAMES[cell.status],
         restarts: cell.restarts,
         mailbox: { size: cell.mailbox.size, system: depths.system, byPriority: depths.byPriority },
