@@ -2,13 +2,14 @@ import { describe, expect, it } from 'vitest';
 import {
   ActorStoppedError,
   type ActorRef,
+  CircuitOpenError,
   DeadlockError,
   defineActor,
   NoReplyError,
   SimulatedClock,
   TimeoutError,
 } from '../src/index.js';
-import { nextTurn, startSystem } from './helpers.js';
+import { nextTurn, startSystem, until } from './helpers.js';
 
 const Echo = defineActor<null, unknown>({ receive: (_s, m, ctx) => void ctx.reply(m) });
 const Silent = defineActor<null, unknown>({ receive() {} });
@@ -235,5 +236,72 @@ describe('deadlock detection', () => {
     );
     a.tell('start');
     expect(await peer.ask('direct')).toBe('pong from A');
+  });
+});
+
+describe('the breaker of an asked actor', () => {
+  const Flaky = defineActor<{ fail: boolean }, 'ok' | 'fail' | 'heal'>({
+    init: () => ({ fail: false }),
+    receive(state, msg, ctx) {
+      if (msg === 'heal') return { fail: false };
+      if (msg === 'fail' || state.fail) {
+        ctx.deferReply(); // never answered: the ask times out
+        return { fail: true };
+      }
+      ctx.reply('fine');
+    },
+  });
+
+  it('opens after failureThreshold timeouts, then refuses at once with CircuitOpenError', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    const events: unknown[] = [];
+    const Listener = defineActor({ init: (_a, ctx) => ctx.subscribe('breaker.*'), receive() {}, onEvent: (_s, e) => void events.push(e) });
+    system.spawn(Listener);
+    const ref = system.spawn(Flaky, { name: 'flaky', breaker: { failureThreshold: 3, resetTimeoutMs: 1000, resetJitter: 0 } });
+    expect(await ref.ask('ok')).toBe('fine');
+    const failing = [ref.ask('fail', { timeoutMs: 100 }), ref.ask('ok', { timeoutMs: 100 }), ref.ask('ok', { timeoutMs: 100 })].map((p) => p.catch((e: unknown) => e));
+    clock.advance(100);
+    expect((await Promise.all(failing)).every((e) => e instanceof TimeoutError)).toBe(true);
+    const refused = await ref.ask('ok').catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(CircuitOpenError);
+    expect((refused as CircuitOpenError).code).toBe('CIRCUIT_OPEN');
+    expect(system.tree().find((n) => n.name === 'flaky')!.breaker).toBe('open');
+    await until(() => events.length > 0);
+    expect(events).toEqual([{ topic: 'breaker.open', data: { path: '/flaky', from: 'closed', to: 'open' } }]);
+    // after resetTimeoutMs a probe goes through; a success closes it again
+    ref.tell('heal');
+    clock.advance(1000);
+    expect(await ref.ask('ok')).toBe('fine');
+    expect(system.tree().find((n) => n.name === 'flaky')!.breaker).toBe('closed');
+  });
+
+  it('answers from the fallback while an essential actor\'s breaker is open', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    const ref = system.spawn(Flaky, { essential: true, breaker: { failureThreshold: 1, fallback: (msg: unknown) => `cached answer to ${String(msg)}` } });
+    const failed = ref.ask('fail', { timeoutMs: 50 }).catch((e: unknown) => e);
+    clock.advance(50);
+    expect(await failed).toBeInstanceOf(TimeoutError);
+    expect(await ref.ask('ok')).toBe('cached answer to ok');
+  });
+
+  it('does not count a caller giving up against the target', async () => {
+    const system = await startSystem();
+    const ref = system.spawn(Deferring, { breaker: { failureThreshold: 1 } });
+    for (let i = 0; i < 3; i++) {
+      const controller = new AbortController();
+      const answer = ref.ask('q', { signal: controller.signal }).catch(() => undefined);
+      controller.abort();
+      await answer;
+    }
+    expect(system.tree()[0]!.breaker).toBe('closed');
+  });
+
+  it('can be turned off per actor', async () => {
+    const system = await startSystem();
+    const ref = system.spawn(Echo, { breaker: false });
+    expect(await ref.ask(1)).toBe(1);
+    expect(system.tree()[0]!.breaker).toBeUndefined();
   });
 });

@@ -1,0 +1,160 @@
+import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../actors/rng.js';
+import { type ActorRef, type Clock, ConfigError, defineActor, pool, SimulatedClock, supervisor, TimeoutError } from '../src/index.js';
+import { nextTurn, startSystem, until } from './helpers.js';
+
+/** A worker whose reply latency (on the given clock) depends on its name and the time. */
+function latencyWorker(latency: (name: string, now: number) => number) {
+  return defineActor<{ clock: Clock }, unknown, { clock: Clock }>({
+    init: (args) => args,
+    receive(state, msg, ctx) {
+      const reply = ctx.deferReply();
+      state.clock.setTimeout(() => reply({ from: ctx.name, msg }), latency(ctx.name, state.clock.now()));
+    },
+  });
+}
+
+const Named = defineActor<string[], string>({
+  init: () => [],
+  receive(seen, msg, ctx) {
+    seen.push(msg);
+    if (msg === 'who') ctx.reply(ctx.name);
+    if (msg === 'seen') ctx.reply([...seen]);
+  },
+});
+
+async function settleOn(clock: SimulatedClock, ms: number, step = 1): Promise<void> {
+  for (let t = 0; t < ms; t += step) {
+    clock.advance(step);
+    await nextTurn();
+  }
+}
+
+describe('pool', () => {
+  it('routes asks and tells round-robin over its workers and shows as a pool in the tree', async () => {
+    const system = await startSystem();
+    const workers = await system.start(supervisor('app', { strategy: 'one-for-one', children: [pool('p', Named, { size: 3 })] }));
+    void workers;
+    const p = system.lookup('/app/p')!;
+    const answers = [];
+    for (let i = 0; i < 6; i++) answers.push(await p.ask('who'));
+    expect(answers).toEqual(['0', '1', '2', '0', '1', '2']);
+    const node = system.tree()[0]!.children[0]!;
+    expect([node.kind, node.children.map((c) => c.path)]).toEqual(['pool', ['/app/p/0', '/app/p/1', '/app/p/2']]);
+    p.tell('t1');
+    p.tell('t2');
+    await until(() => system.metrics().messagesHandled >= 6 * 2 + 2 + 2); // forwarded and handled
+    expect(await system.lookup('/app/p/0')!.ask('seen')).toEqual(['who', 'who', 't1', 'seen']);
+    expect(await system.lookup('/app/p/1')!.ask('seen')).toEqual(['who', 'who', 't2', 'seen']);
+  });
+
+  it('sends to the least busy worker under least-busy routing', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    const Slow = latencyWorker((name) => (name === '0' ? 1000 : 10));
+    await system.start(pool('p', Slow, { size: 2, routing: 'least-busy', args: { clock } }));
+    const p = system.lookup('/p')!;
+    const first = p.ask('a', { timeoutMs: 5000 }); // goes to 0 and stays there for 1 s
+    await nextTurn();
+    const from: string[] = [];
+    for (const msg of ['b', 'c', 'd']) {
+      const answer = p.ask(msg);
+      await settleOn(clock, 15);
+      from.push(((await answer) as { from: string }).from);
+    }
+    expect(from).toEqual(['1', '1', '1']); // round-robin would have sent 'c' to the busy worker 0
+    await settleOn(clock, 1000, 50);
+    expect(await first).toEqual({ from: '0', msg: 'a' });
+  });
+
+  it('hedges a slow ask to another worker: the first reply wins', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    const Slow = latencyWorker((name) => (name === '0' ? 2000 : 20));
+    await system.start(pool('p', Slow, { size: 3, hedge: { afterMs: 50 }, args: { clock } }));
+    const started = clock.now();
+    const answer = system.lookup('/p')!.ask('x', { timeoutMs: 1000 });
+    let result: unknown;
+    void answer.then((r) => (result = r));
+    await settleOn(clock, 100);
+    expect(result).toEqual({ from: '1', msg: 'x' });
+    expect(clock.now() - started).toBeGreaterThanOrEqual(70);
+  });
+
+  it('keeps answering while one worker hangs and another crashes', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    const Mixed = defineActor<null, string>({
+      receive(_s, msg, ctx) {
+        if (ctx.name === '0') return new Promise<null>(() => {}); // hangs
+        if (ctx.name === '1') throw new Error('worker 1 is broken'); // crashes
+        ctx.reply(`${msg} by ${ctx.name}`);
+      },
+    });
+    await system.start(pool('p', Mixed, { size: 3, hedge: { afterMs: 20, max: 3 } }));
+    const p = system.lookup('/p')!;
+    const results: unknown[] = [];
+    for (let i = 0; i < 10; i++) void p.ask(`q${i}`, { timeoutMs: 1000 }).then((r) => results.push(r), (e) => results.push(e));
+    await settleOn(clock, 200, 5);
+    expect(results).toHaveLength(10);
+    expect(results.every((r) => typeof r === 'string' && r.endsWith('by 2'))).toBe(true);
+    expect(system.tree()[0]!.children.find((c) => c.name === '1')!.restarts).toBeGreaterThan(0);
+    const shutdown = system.shutdown(); // the hung worker is killed after its shutdownMs
+    await settleOn(clock, 6000, 500);
+    await shutdown;
+  });
+
+  it('fails an ask when every attempt failed, with the last error', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    const Silent = defineActor({ receive: (_s, _m, ctx) => void ctx.deferReply() });
+    await system.start(pool('p', Silent, { size: 2 }));
+    const answer = system.lookup('/p')!.ask('x', { timeoutMs: 100 }).catch((e: unknown) => e);
+    await settleOn(clock, 110, 10);
+    expect(await answer).toBeInstanceOf(TimeoutError);
+  });
+
+  it('refuses bad pool options with a ConfigError naming them', async () => {
+    const system = await startSystem();
+    await expect(system.start(pool('p', Named, { size: 0 }))).rejects.toThrow(/size/);
+    await expect(system.start(pool('p', Named, { size: 2, routing: 'random' as never }))).rejects.toThrow(/routing/);
+    await expect(system.start(pool('p', Named, { size: 2, hedge: { afterMs: 10, max: 4 } }))).rejects.toThrow(/hedge\.max/);
+    await expect(system.start(pool('p', Named, { size: 2, hedge: { afterMs: -1 } }))).rejects.toThrow(ConfigError);
+  });
+});
+
+describe('the seed problem: a component whose latency jumps to 1–3 s', () => {
+  it('keeps at least 99% of asks within their deadline with hedging on a pool of 3', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    const random = seededRandom(99);
+    const JUMP_AT = 1000;
+    // Normal latency 5–15 ms; after the jump, worker 0 answers in 1–3 s.
+    const Component = latencyWorker((name, now) => (name === '0' && now >= JUMP_AT ? 1000 + 2000 * random() : 5 + 10 * random()));
+    await system.start(pool('exchange', Component, { size: 3, hedge: { afterMs: 'p95', max: 2, initialMs: 30 }, args: { clock } }));
+    const exchange = system.lookup('/exchange') as ActorRef<number>;
+    const DEADLINE = 300;
+    const total = 1500;
+    let within = 0;
+    let ended = 0;
+    for (let i = 0; i < total; i++) {
+      const sent = clock.now();
+      void exchange.ask(i, { timeoutMs: DEADLINE }).then(
+        () => {
+          ended++;
+          if (clock.now() - sent <= DEADLINE) within++;
+        },
+        () => ended++,
+      );
+      clock.advance(2);
+      await nextTurn();
+    }
+    await until(() => {
+      clock.advance(10);
+      return ended === total;
+    });
+    const share = within / total;
+    console.info(`seed problem: ${(share * 100).toFixed(2)}% of ${total} asks within ${DEADLINE} ms (worker 0 slowed to 1–3 s at t=${JUMP_AT} ms)`);
+    expect(share).toBeGreaterThanOrEqual(0.99);
+  });
+});
