@@ -10,6 +10,7 @@
 import type { Admission, Breaker } from './breaker.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { ActorStoppedError, MailboxFullError, SystemStoppedError, TimeoutError } from './errors.js';
+import { LinkedList } from './linked-list.js';
 
 /** The bookkeeping an actor keeps about asks: what it waits on, which replies it deferred. */
 export interface AskParty {
@@ -104,10 +105,10 @@ function countsAgainstTarget(error: unknown): boolean {
   );
 }
 
-class DeadlineList {
-  head: PendingAsk | null = null;
-  tail: PendingAsk | null = null;
-  constructor(readonly timeoutMs: number) {}
+class DeadlineList extends LinkedList<PendingAsk> {
+  constructor(readonly timeoutMs: number) {
+    super();
+  }
 }
 
 export class AskDeadlines {
@@ -135,25 +136,13 @@ export class AskDeadlines {
     const deadline = this.clock.now() + timeoutMs;
     ask.deadline = deadline;
     ask.list = list;
-    const tail = list.tail;
-    if (tail === null) list.head = ask;
-    else {
-      tail.next = ask;
-      ask.prev = tail;
-    }
-    list.tail = ask;
+    list.append(ask);
     this.pending++;
     if (deadline < this.armedFor) this.arm(deadline);
   }
 
   remove(ask: PendingAsk): void {
-    const list = ask.list!;
-    const { prev, next } = ask;
-    if (prev === null) list.head = next;
-    else prev.next = next;
-    if (next === null) list.tail = prev;
-    else next.prev = prev;
-    ask.prev = ask.next = null;
+    ask.list!.unlink(ask);
     ask.list = null;
     this.pending--;
   }

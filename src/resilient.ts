@@ -42,6 +42,7 @@ import { type Clock, realClock, type TimerHandle } from './clock.js';
 import { CircuitOpenError, ConfigError, TimeoutError } from './errors.js';
 import { LatencyHistogram } from './latency.js';
 import { checkObject, knownKeys, positiveInteger, positiveNumber } from './options.js';
+import { LinkedList } from './linked-list.js';
 
 /** What the wrapped function gets as its first argument. */
 export interface AttemptContext {
@@ -171,10 +172,10 @@ abstract class DeadlineEntry {
   abstract expire(): void;
 }
 
-class DeadlineList {
-  head: DeadlineEntry | null = null;
-  tail: DeadlineEntry | null = null;
-  constructor(readonly ms: number) {}
+class DeadlineList extends LinkedList<DeadlineEntry> {
+  constructor(readonly ms: number) {
+    super();
+  }
 }
 
 /**
@@ -216,25 +217,13 @@ class Deadlines {
     }
     entry.epoch = this.current;
     entry.list = list;
-    const tail = list.tail;
-    if (tail === null) list.head = entry;
-    else {
-      tail.next = entry;
-      entry.prev = tail;
-    }
-    list.tail = entry;
+    list.append(entry);
     this.pending++;
     if (!this.closing) this.armClose();
   }
 
   remove(entry: DeadlineEntry): void {
-    const list = entry.list!;
-    const { prev, next } = entry;
-    if (prev === null) list.head = next;
-    else prev.next = next;
-    if (next === null) list.tail = prev;
-    else next.prev = prev;
-    entry.prev = entry.next = null;
+    entry.list!.unlink(entry);
     entry.list = null;
     if (--this.pending === 0 && !this.closing && this.timer !== null) {
       this.clock.clearTimeout(this.timer);
