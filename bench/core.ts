@@ -1,6 +1,8 @@
 /**
  * Core suite: tell throughput (one actor, many actors), ask round trips (sequential, 100 in
- * flight) and spawning, for Genesis against nact 7, XState v5 and a plain-Node floor.
+ * flight) and spawning, for Genesis against nact 7, XState v5 and a plain-Node floor; and the
+ * per-ask cost of the default circuit breaker, Genesis against itself with `breaker: false` (in
+ * the floor column, as bench/resilience.ts does for its peers).
  *
  * Sizes differ per contestant so that one run takes about 0.1–0.5 s on every contestant (nact
  * handles one message per event-loop iteration; the full Genesis sizes would take it many
@@ -8,7 +10,7 @@
  * Each run starts its own system and shuts it down outside the timed part, except the "warm"
  * tell runs, which reuse the actors of the previous round (see `fixtures`).
  */
-import { ActorSystem, defineActor } from '../src/index.ts';
+import { type ActorRef, ActorSystem, defineActor } from '../src/index.ts';
 import { check, type Experiment, gc, type Options, percentiles, size, type Suite, tick } from './harness.ts';
 import {
   FloorServer,
@@ -308,7 +310,65 @@ function asks(o: Options, width: number): Experiment {
   };
 }
 
-// ---- 5. spawn --------------------------------------------------------------------------
+// ---- 5. ask through a closed breaker vs no breaker ----------------------------------------
+
+const BREAKER_NOTE = 'the same Genesis ask, the actor spawned with `breaker: false`; run in the Node floor column';
+
+/** `count` asks in sequence, each checked. One loop for both contestants: the call is the same
+ *  `ref.ask` method in both, so the call site stays monomorphic. */
+async function sequentialAsks(ref: ActorRef<number>, count: number): Promise<number> {
+  const t0 = performance.now();
+  for (let i = 0; i < count; i++) {
+    const reply = await ref.ask<number>(i);
+    if (reply !== i) throw new Error(`ask ${i} got ${reply}`);
+  }
+  return performance.now() - t0;
+}
+
+/**
+ * The per-ask cost of the breaker every asked actor gets by default: the same sequential ask to
+ * the same Echo behavior, through its closed breaker (Genesis column) and with `breaker: false`
+ * (Node floor column, so G/floor is the ratio). Each run starts its own system, warms the actor up
+ * with untimed asks (the first one creates the breaker) and checks the breaker stayed closed.
+ */
+function askBreaker(o: Options): Experiment {
+  const count = size(500_000, o);
+  const warmup = size(20_000, o);
+  const run = async (breaker: boolean) => {
+    const system = await ActorSystem.start(SILENT);
+    const ref = system.spawn(Echo, breaker ? undefined : { breaker: false });
+    await sequentialAsks(ref, warmup);
+    const state = () => system.tree()[0]!.breaker;
+    check(state() === (breaker ? 'closed' : undefined), `breaker ${breaker ? 'closed' : 'absent'} after warm-up (got ${state()})`);
+    gc();
+    const ms = await sequentialAsks(ref, count);
+    check(state() === (breaker ? 'closed' : undefined), `breaker ${breaker ? 'still closed' : 'absent'} after the run`);
+    await system.shutdown();
+    return { rate: perSecond(count, ms), us: (ms * 1000) / count };
+  };
+  const describe = (what: string) =>
+    `${count.toLocaleString('en-US')} asks in sequence to an Echo actor (ctx.reply(m)) ${what}, after ${warmup.toLocaleString('en-US')} untimed warm-up asks in the same run; checked: every reply, and tree() shows the breaker`;
+  return {
+    title: 'ask, sequential, closed breaker [floor column: breaker: false]',
+    figures: [
+      { metric: 'rate', label: 'asks/s', unit: 'ask/s', better: 'higher', target: '≥ 0.91× floor' },
+      { metric: 'us', label: 'time per ask', unit: 'µs', better: 'lower', target: '≤ 1.1× floor' },
+    ],
+    notes: {
+      genesis: describe('spawned with default options: its breaker (created by the first warm-up ask) is closed'),
+      nact: 'not measured: a Genesis-only comparison',
+      xstateTransition: 'not measured: a Genesis-only comparison',
+      xstateMachine: 'not measured: a Genesis-only comparison',
+      floor: `${BREAKER_NOTE}: ${describe('spawned with `{ breaker: false }`: no breaker is created')}`,
+    },
+    contestants: {
+      genesis: () => run(true),
+      floor: () => run(false),
+    },
+  };
+}
+
+// ---- 6. spawn --------------------------------------------------------------------------
 
 /**
  * Spawns `count` actors with `spawn(i)`, holding the refs in an array, and measures the time
@@ -381,5 +441,5 @@ function spawning(o: Options): Experiment {
 
 export const core: Suite = {
   name: 'core',
-  experiments: (o) => [tell(o, 1, false), tell(o, 1, true), tell(o, 1000, false), tell(o, 1000, true), asks(o, 1), asks(o, 100), spawning(o)],
+  experiments: (o) => [tell(o, 1, false), tell(o, 1, true), tell(o, 1000, false), tell(o, 1000, true), asks(o, 1), asks(o, 100), askBreaker(o), spawning(o)],
 };

@@ -13,11 +13,19 @@
  * (exclusive WAL, synchronous=NORMAL), 64 KB pages (faster than 16 KB for it, and than multi-row
  * INSERTs), no retention. Both files are kept across rounds, so both contestants pay their WAL
  * checkpoints (every 64 MB of WAL) inside timed runs. Files are in os.tmpdir(), deleted at teardown.
+ *
+ * Restore from a partner's memory: an actor spawned with `snapshot: {}` and `partners: ['/holder']`
+ * whose newest snapshot the holder keeps in memory, in a system with a MemorySnapshotStore and in
+ * one with SQLite ':memory:'. The Genesis figure is the whole synchronous spawn with restore (new
+ * cell, init, store lookups, partner lookup, decode); the floor column is the least such a restore
+ * must do, a Map lookup and decodeRow of the same bytes, outside any actor.
  */
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
+import pino from 'pino';
+import { ActorSystem, defineActor, MemorySnapshotStore, type SystemOptions } from '../src/index.ts';
 import { decodeRow, encodeState } from '../src/snapshot-codec.ts';
 import type { SnapshotRow } from '../src/snapshot-store.ts';
 import { SqliteSnapshotStore } from '../src/sqlite-store.ts';
@@ -30,6 +38,7 @@ const VARIANTS = 4;
 const perSecond = (count: number, ms: number) => (count / ms) * 1000;
 const NO_STORE = 'no snapshot store to compare';
 const COLUMNS = 'path, holder, seq, taken_at, version, codec, checksum, data';
+const SILENT_LOGGER: SystemOptions['logger'] = { level: 'silent' };
 
 /** A trading actor's state, ~1 KB encoded: a Map of positions, prices, orders, a Date. */
 function state(actor: number, variant: number) {
@@ -240,7 +249,131 @@ function restore(o: Options): Experiment {
   };
 }
 
+// ---- 4 and 5. restore from a partner's memory -------------------------------------------
+
+/** A snapshotting actor: its state is the last message told; replies with its state's id to 'id'. */
+const Trader = defineActor<unknown, unknown>({
+  init: () => null,
+  receive(state, message, ctx) {
+    if (message === 'id') {
+      ctx.reply((state as { id: number } | null)?.id);
+      return;
+    }
+    return message;
+  },
+});
+
+/** The partner: holds the traders' newest snapshots in memory (the runtime does that for it). */
+const Holder = defineActor<undefined, unknown>({ receive() {} });
+
+const HOLDER = '/holder';
+const partnerPaths = Array.from({ length: ACTORS }, (_, a) => `/trader-${a}`);
+/** The traders' spawn options, one object per name, made once. `breaker: false`: the untimed
+ *  check ask after each restore would otherwise create a breaker per incarnation. */
+const traderOptions = partnerPaths.map((path) => ({ name: path.slice(1), snapshot: {}, partners: [HOLDER], breaker: false as const }));
+
+type PartnerStore = 'memory' | 'sqlite';
+const openStore = (kind: PartnerStore) => (kind === 'memory' ? new MemorySnapshotStore() : ':memory:');
+
+/**
+ * A system whose holder keeps, in memory, one snapshot (seq 1, variant 1, ~1 KB) of each of the
+ * ACTORS traders, the same snapshot also being in the store as an own row and a replica row; the
+ * traders are then stopped, so each spawn of a trader's name restores it.
+ */
+async function partnerSystem(kind: PartnerStore, logger: SystemOptions['logger'] = SILENT_LOGGER): Promise<ActorSystem> {
+  const system = await ActorSystem.start({ logger, store: openStore(kind) });
+  system.spawn(Holder, { name: HOLDER.slice(1) });
+  const refs = traderOptions.map((options) => system.spawn(Trader, options));
+  refs.forEach((ref, a) => ref.tell(state(a, 1)));
+  const ids = await Promise.all(refs.map((ref) => ref.ask<number>('id'))); // the states are in
+  check(ids.every((id, a) => id === a), 'every trader holds its state');
+  const seqs = await system.checkpoint();
+  check(Object.keys(seqs).length === ACTORS && Object.values(seqs).every((seq) => seq === 1), 'every trader snapshotted once');
+  const stored = system.snapshots(partnerPaths[0]!);
+  check(stored.length === 2 && stored.every((s) => s.seq === 1 && s.size === encoded()[0]![1]!.data.length), 'own + replica rows, same bytes as the floor');
+  for (const ref of refs) await system.stop(ref);
+  return system;
+}
+
+const verifiedSources = new Set<PartnerStore>();
+
+/** Once per store kind: a restore picks the partner's memory copy (read from its info log line). */
+async function verifyPartnerSource(kind: PartnerStore): Promise<void> {
+  if (verifiedSources.has(kind)) return;
+  const lines: { msg?: string; source?: string }[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const system = await partnerSystem(kind, logger);
+  const ref = system.spawn(Trader, traderOptions[7]!);
+  check((await ref.ask<number>('id')) === 7, 'restored state');
+  await system.shutdown();
+  const restored = lines.filter((l) => l.msg?.startsWith(`restored ${partnerPaths[7]} `));
+  check(restored.length === 1 && restored[0]!.source === 'partner-memory', `restored from partner memory (got ${restored.map((l) => l.source).join(', ')})`);
+  verifiedSources.add(kind);
+}
+
+function partnerRestore(o: Options, kind: PartnerStore): Experiment {
+  const count = size(20_000, o);
+  const actor = (i: number) => (i * 7919) % ACTORS;
+  let held: Map<string, SnapshotRow> | undefined;
+  const storeText = kind === 'memory' ? 'MemorySnapshotStore' : "SQLite ':memory:'";
+  const describe = `${count.toLocaleString('en-US')} restores in sequence of ${ACTORS.toLocaleString('en-US')} actors' ~1 KB states (the restore suite's states), taken in the same scattered order, each timed with performance.now()`;
+  return {
+    title: `snapshot restore from partner memory, ${storeText} [floor: Map.get + decodeRow]`,
+    figures: [
+      { metric: 'p50', label: 'spawn + restore p50', unit: 'µs', better: 'lower', target: '≤ 20 µs' },
+      { metric: 'p99', label: 'spawn + restore p99', unit: 'µs', better: 'lower' },
+    ],
+    notes: {
+      genesis:
+        `${describe}; system started with store: ${kind === 'memory' ? 'new MemorySnapshotStore()' : "':memory:'"}; a Holder actor at ${HOLDER} holds each trader's newest snapshot in memory (seq 1, also in the store as own + replica rows); ` +
+        `the timed part is system.spawn(Trader, { name, snapshot: {}, partners: ['${HOLDER}'], breaker: false }): the new cell, init, and the restore (the store's own rows, replicas and maxSeq, ` +
+        `the partner's memory, then decodeRow of the winner: the partner's copy, which wins ties), all synchronous. Untimed after each: ask('id') checks the state, system.stop(ref). ` +
+        `Checked once per run beforehand, with an info logger: the restore's source is 'partner-memory'; after the run: metrics().snapshots.restored === ${count.toLocaleString('en-US')}, no corrupt row`,
+      nact: NO_STORE,
+      xstateTransition: NO_STORE,
+      xstateMachine: NO_STORE,
+      floor: `${describe}; Map.get(path) on a Map of the same encoded rows, then decodeRow (CRC32 + msgpackr decode): the least a restore from memory decodes, no actor; checked: decoded id`,
+    },
+    contestants: {
+      async genesis() {
+        await verifyPartnerSource(kind);
+        const system = await partnerSystem(kind);
+        const before = system.metrics().snapshots;
+        const latencies = new Float64Array(count);
+        for (let i = 0; i < count; i++) {
+          const a = actor(i);
+          const t = performance.now();
+          const ref = system.spawn(Trader, traderOptions[a]!);
+          latencies[i] = (performance.now() - t) * 1000;
+          const id = await ref.ask<number>('id');
+          if (id !== a) throw new Error(`restored ${partnerPaths[a]} as actor ${id}`);
+          await system.stop(ref);
+        }
+        const after = system.metrics().snapshots;
+        check(after.restored - before.restored === count && after.corrupt === 0 && after.restoreFailures === 0, 'Genesis: every spawn restored');
+        await system.shutdown();
+        return percentiles(latencies);
+      },
+      nact: { na: NO_STORE },
+      xstateTransition: { na: NO_STORE },
+      xstateMachine: { na: NO_STORE },
+      async floor() {
+        held ??= new Map(partnerPaths.map((path, a) => [path, { path, holder: HOLDER, seq: 1, takenAt: 1_700_000_000_000, version: 1, ...encoded()[a]![1]! }]));
+        const latencies = new Float64Array(count);
+        for (let i = 0; i < count; i++) {
+          const a = actor(i);
+          const t = performance.now();
+          const value = decodeRow(held.get(partnerPaths[a]!)!) as { id: number };
+          latencies[i] = (performance.now() - t) * 1000;
+          if (value.id !== a) throw new Error(`floor: decoded ${partnerPaths[a]} as actor ${value.id}`);
+        }
+        return percentiles(latencies);
+      },
+    },
+  };
+}
+
 export const snapshots: Suite = {
   name: 'snapshots',
-  experiments: (o) => [writes(o, 1000), writes(o, 100), restore(o)],
+  experiments: (o) => [writes(o, 1000), writes(o, 100), restore(o), partnerRestore(o, 'memory'), partnerRestore(o, 'sqlite')],
 };

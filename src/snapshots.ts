@@ -95,6 +95,8 @@ export class Snapshots {
   private readonly keep = new Map<string, number>();
   private commitWaiters: Array<{ resolve: (seq: number) => void; seq: number }> = [];
   private flushScheduled = false;
+  /** Seq of the newest snapshot this process took, per path. */
+  private readonly newest = new Map<string, number>();
   /** Copies held in memory by partners: holder → (source path → newest row). */
   private readonly held = new Map<ActorCell, Map<string, SnapshotRow>>();
   readonly metrics: SnapshotMetrics = { written: 0, failed: 0, corrupt: 0, restored: 0, restoreFailures: 0 };
@@ -173,6 +175,7 @@ export class Snapshots {
       ...encoded,
     };
     this.pending.push(row);
+    this.newest.set(row.path, row.seq);
     for (const partner of slot.partners) {
       this.pending.push({ ...row, holder: partner });
       const holder = this.system.lookup(partner)?.cell;
@@ -222,6 +225,23 @@ export class Snapshots {
   /** After init: the newest valid copy among own rows, replicas and partners' memory. */
   restore(cell: ActorCell): void {
     const slot = cell.snap!;
+    // Fast path: this process took the path's newest snapshot (the store is locked to this
+    // process, so nothing newer can exist) and a live partner holds exactly that copy in memory.
+    const newest = this.newest.get(cell.path);
+    if (newest !== undefined) {
+      for (const partner of slot.partners) {
+        const holder = this.system.lookup(partner)?.cell;
+        const held = holder === undefined ? undefined : this.held.get(holder)?.get(cell.path);
+        if (held === undefined || held.seq !== newest) continue;
+        slot.seq = Math.max(slot.seq, newest);
+        const state = this.decode(cell, held, 'partner-memory');
+        if (state === undefined) break; // corrupt: the full search below finds the next copy
+        cell.state = state.value;
+        this.metrics.restored++;
+        cell.log.info({ seq: held.seq, source: 'partner-memory' }, `restored ${cell.path} from snapshot ${held.seq}`);
+        return;
+      }
+    }
     const store = this.storeOrThrow();
     const candidates: Array<{ row: SnapshotRow; source: SnapshotInfo['source'] }> = [];
     for (const row of store.own(cell.path, slot.config?.keep ?? DEFAULT_KEEP)) candidates.push({ row, source: 'own' });

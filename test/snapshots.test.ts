@@ -48,7 +48,10 @@ class SpyStore extends MemorySnapshotStore implements SnapshotStore {
     });
   }
 
+  reads = 0;
+
   override own(path: string, limit?: number): SnapshotRow[] {
+    this.reads++;
     return this.spoil(super.own(path, limit));
   }
 
@@ -151,6 +154,20 @@ describe('snapshots', () => {
       [1, 'own', undefined],
       [1, 'replica', '/replica'],
     ]);
+  });
+
+  it('restores from a live partner\'s memory without reading the store when it holds the newest copy', async () => {
+    const { system: sys, store } = await system();
+    sys.spawn(defineActor({ receive() {} }), { name: 'replica' });
+    const ref = sys.spawn(Account, { name: 'acct', snapshot: { everyMessages: 1 }, partners: ['/replica'] });
+    ref.tell({ type: 'add', n: 4 });
+    ref.tell({ type: 'add', n: 5 });
+    await until(() => sys.metrics().snapshots.written === 4);
+    const reads = store.reads;
+    ref.tell(CRASH);
+    await until(() => sys.tree().find((n) => n.name === 'acct')!.restarts === 1);
+    expect(await ref.ask({ type: 'get' })).toBe(9);
+    expect(store.reads).toBe(reads);
   });
 
   it('uses a dead partner\'s persisted replica, and starts from init when no copy is valid', async () => {
