@@ -11,7 +11,7 @@
  * a `Suite` (see harness.ts and core.ts) and add it to SUITES below.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -122,6 +122,8 @@ async function main(): Promise<void> {
     '',
     notes(rows, noteLines),
     '',
+    // The hand-written analysis of missed targets (bench/LIMITS.md), when present.
+    ...(existsSync(resolve(root, 'bench/LIMITS.md')) ? [readFileSync(resolve(root, 'bench/LIMITS.md'), 'utf8')] : []),
   ].join('\n');
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, markdown);
