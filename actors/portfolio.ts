@@ -1,9 +1,11 @@
 /**
- * The portfolio: trades one unit on every `decision.*` event (buy if the cash allows, sell if a
- * position is held) and keeps cash, positions and the last prices. Its state is snapshotted
- * (with a partner holding a replica), so it survives crashes and process restarts.
+ * The portfolio: on every `decision.*` event it sends a one-unit order to the exchange pool (buy
+ * if the cash allows, sell if a position is held) and books the fill; it keeps cash, positions,
+ * fees and the last prices. Its state is snapshotted (with a partner holding a replica), so it
+ * survives crashes and process restarts. An order the exchange cannot fill is skipped, counted.
  */
-import { defineActor } from '../src/index.js';
+import { CircuitOpenError, defineActor, GenesisError } from '../src/index.js';
+import type { Fill, Order } from './exchange.js';
 import type { Decision } from './strategy.js';
 
 export interface PortfolioState {
@@ -11,8 +13,13 @@ export interface PortfolioState {
   positions: Map<string, number>;
   lastPrice: Map<string, number>;
   trades: number;
+  fees: number;
+  /** Orders the exchange could not fill (all attempts failed, or its breaker was open). */
+  unfilled: number;
   /** Runs of the demo this portfolio has lived through. */
   sessions: number;
+  /** Path of the exchange pool. */
+  exchange: string;
 }
 
 export interface PortfolioSummary {
@@ -20,14 +27,36 @@ export interface PortfolioSummary {
   positions: Record<string, number>;
   equity: number;
   trades: number;
+  fees: number;
+  unfilled: number;
   sessions: number;
 }
 
-export const Portfolio = defineActor<PortfolioState, 'summary' | 'new-session', { cash?: number } | undefined>({
-  version: 1,
+export interface PortfolioArgs {
+  cash?: number;
+  /** Path of the exchange (a pool of adapters). */
+  exchange: string;
+}
+
+export const Portfolio = defineActor<PortfolioState, 'summary' | 'new-session', PortfolioArgs>({
+  version: 2,
   init: (args, ctx) => {
     ctx.subscribe('decision.*');
-    return { cash: args?.cash ?? 100_000, positions: new Map(), lastPrice: new Map(), trades: 0, sessions: 0 };
+    return {
+      cash: args.cash ?? 100_000,
+      positions: new Map(),
+      lastPrice: new Map(),
+      trades: 0,
+      fees: 0,
+      unfilled: 0,
+      sessions: 0,
+      exchange: args.exchange,
+    };
+  },
+  migrate(old, fromVersion) {
+    // Version 1 traded without an exchange: no fees, no unfilled count, no exchange path.
+    if (fromVersion === 1) return { ...(old as PortfolioState), fees: 0, unfilled: 0, exchange: '/trading/exchange' };
+    throw new Error(`no migration from version ${fromVersion}`);
   },
   receive(state, msg, ctx) {
     if (msg === 'new-session') return { ...state, sessions: state.sessions + 1 };
@@ -38,22 +67,32 @@ export const Portfolio = defineActor<PortfolioState, 'summary' | 'new-session', 
       positions: Object.fromEntries(state.positions),
       equity,
       trades: state.trades,
+      fees: state.fees,
+      unfilled: state.unfilled,
       sessions: state.sessions,
     } satisfies PortfolioSummary);
   },
-  onEvent(state, event) {
+  async onEvent(state, event, ctx) {
     const d = event.data as Decision;
     state.lastPrice.set(d.symbol, d.price);
     const held = state.positions.get(d.symbol) ?? 0;
-    if (d.side === 'buy' && state.cash >= d.price) {
-      state.cash -= d.price;
-      state.positions.set(d.symbol, held + 1);
-      state.trades++;
-    } else if (d.side === 'sell' && held > 0) {
-      state.cash += d.price;
-      state.positions.set(d.symbol, held - 1);
-      state.trades++;
+    const wanted = (d.side === 'buy' && state.cash >= d.price * 1.001) || (d.side === 'sell' && held > 0);
+    if (!wanted) return;
+    const exchange = ctx.lookup(state.exchange);
+    let fill: Fill;
+    try {
+      if (!exchange) throw new CircuitOpenError('exchange', 'the exchange is not running');
+      fill = await ctx.ask<Fill, Order>(exchange, { symbol: d.symbol, side: d.side, price: d.price }, { timeoutMs: 1000 });
+    } catch (error) {
+      if (!(error instanceof GenesisError)) throw error;
+      state.unfilled++; // no fill, no trade: the position stays as it was
+      return;
     }
+    const sign = fill.side === 'buy' ? 1 : -1;
+    state.cash -= sign * fill.price + fill.fee;
+    state.fees += fill.fee;
+    state.positions.set(d.symbol, (state.positions.get(d.symbol) ?? 0) + sign);
+    state.trades++;
   },
 });
 

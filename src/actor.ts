@@ -60,6 +60,8 @@ export interface Context<M = unknown> {
   readonly log: Logger;
   /** The system mode ('normal' until modes are escalated). */
   readonly mode: string;
+  /** A live actor by path, like system.lookup (refs survive restarts, so looking up once is enough). */
+  lookup(path: string): ActorRef | undefined;
   spawn<S, CM, A>(behavior: Behavior<S, CM, A>, options?: Omit<SpawnOptions<A>, 'parent'>): ActorRef<CM>;
   tell<T>(ref: ActorRef<T>, message: T, options?: TellOptions): boolean;
   /** An ask from this actor: deadlock-checked against the actors it waits on. */

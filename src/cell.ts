@@ -197,6 +197,10 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
     return this.system.snapshotting.request(this, this.snap);
   }
 
+  lookup(path: string): ActorRef | undefined {
+    return this.system.lookup(path);
+  }
+
   spawn<S, CM, A>(behavior: Behavior<S, CM, A>, options?: Omit<SpawnOptions<A>, 'parent'>): ActorRef<CM> {
     return this.system.spawnChild(behavior, options, this) as ActorRef<CM>;
   }

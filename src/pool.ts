@@ -12,7 +12,15 @@ import { ConfigError } from './errors.js';
 import { LatencyHistogram } from './latency.js';
 import { checkObject, knownKeys, positiveInteger, positiveNumber } from './options.js';
 import type { ActorRef } from './ref.js';
-import { CHILD_KEYS, type ChildOptions, DEFAULT_SUPERVISION, Supervision, child } from './supervisor.js';
+import {
+  CHILD_KEYS,
+  type ChildOptions,
+  child,
+  DEFAULT_SUPERVISION,
+  type Intensity,
+  Supervision,
+  supervisionConfig,
+} from './supervisor.js';
 
 export type Routing = 'round-robin' | 'least-busy';
 
@@ -29,6 +37,8 @@ export interface PoolOptions<A = unknown> extends Omit<ChildOptions<A>, 'snapsho
   size: number;
   routing?: Routing;
   hedge?: HedgeOptions;
+  /** Restart intensity of the pool over its workers (default 3 × size within 5 s). */
+  intensity?: Intensity;
 }
 
 export interface PoolSpec {
@@ -44,7 +54,7 @@ export function pool<A>(name: string, behavior: Behavior<any, any, A>, options: 
 
 /** Options a pool node accepts (a function: pool.ts and supervisor.ts import each other). */
 export function poolKeys(): string[] {
-  return [...CHILD_KEYS.filter((k) => k !== 'snapshot' && k !== 'partners'), 'size', 'routing', 'hedge'];
+  return [...CHILD_KEYS.filter((k) => k !== 'snapshot' && k !== 'partners'), 'size', 'routing', 'hedge', 'intensity'];
 }
 
 interface Hedge {
@@ -89,8 +99,11 @@ export const PoolActor: Behavior<PoolState, unknown, PoolSpec> = defineActor<Poo
   init(spec, ctx) {
     const cell = ctx as unknown as ActorCell; // ctx is the cell itself
     const { size, routing, hedge } = checkPoolOptions(spec.options, '');
-    const { size: _s, routing: _r, hedge: _h, ...workerOptions } = spec.options;
-    cell.supervision = new Supervision(cell.system, { ...DEFAULT_SUPERVISION, intensity: { maxRestarts: 3 * size, withinMs: 5000 } }, cell);
+    const { size: _s, routing: _r, hedge: _h, intensity, ...workerOptions } = spec.options;
+    const config = intensity
+      ? supervisionConfig({ strategy: 'one-for-one', intensity, children: [] }, '')
+      : { ...DEFAULT_SUPERVISION, intensity: { maxRestarts: 3 * size, withinMs: 5000 } };
+    cell.supervision = new Supervision(cell.system, config, cell);
     const workers: ActorRef[] = [];
     for (let i = 0; i < size; i++) workers.push(cell.system.spawnNode(child(String(i), spec.behavior, workerOptions), cell).ref);
     return { workers, next: 0, routing, hedge, inflight: new Map(), latency: new LatencyHistogram({ window: 256 }) };

@@ -225,6 +225,7 @@ export function validateTree(spec: TreeSpec, at = '/'): void {
     if (!isBehavior(spec.behavior)) throw new ConfigError(`${where}behavior`, 'is not a behavior made by defineActor');
     checkPoolOptions(spec.options, where);
     knownKeys(`${path} options`, spec.options, poolKeys());
+    if (spec.options.intensity !== undefined) supervisionConfig({ strategy: 'one-for-one', intensity: spec.options.intensity, children: [] }, where);
     childSpec(spec.options, where);
     mailboxConfig(spec.options.mailbox, `${where}mailbox`);
     return;

@@ -40,6 +40,17 @@ if (values.fresh) for (const suffix of ['', '-wal', '-shm']) rmSync(values.db + 
 const system = await ActorSystem.start({ name: 'trading', store: values.db, logger: { level: process.env.LOG_LEVEL ?? 'silent' } });
 await system.start(tradingTree({ seed: Number(values.seed) }));
 const live = (path: string) => system.lookup(path)!;
+/** An ask that waits out a restart of its target (the demo's own reads must not fail on chaos). */
+async function askLive<R>(path: string, message: unknown): Promise<R> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return (await live(path).ask(message)) as R;
+    } catch (error) {
+      if (!(error instanceof ActorStoppedError) || attempt === 10) throw error;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
 const resumed = system.metrics().snapshots.restored > 0;
 live('/trading/portfolio').tell('new-session');
 console.log(resumed ? `Resumed the portfolio from ${values.db}` : `Fresh portfolio (snapshots go to ${values.db})`);
@@ -79,9 +90,9 @@ while (emitted < total) {
   }
 }
 // Mailboxes are FIFO per priority: these asks are answered after every event sent before them.
-const seen = (await live('/trading/strategy').ask('seen')) as number;
-const summary = (await live('/trading/decisions').ask('summary')) as DecisionSummary;
-const portfolio = (await live('/trading/portfolio').ask('summary')) as PortfolioSummary;
+const seen = await askLive<number>('/trading/strategy', 'seen');
+const summary = await askLive<DecisionSummary>('/trading/decisions', 'summary');
+const portfolio = await askLive<PortfolioSummary>('/trading/portfolio', 'summary');
 await system.checkpoint('/trading/portfolio');
 if (process.stdout.isTTY) process.stdout.write('\n');
 
@@ -91,6 +102,9 @@ const restarts = (nodes: TreeNode[]): string[] =>
   nodes.flatMap((n) => [...(n.restarts ? [`${n.path} ×${n.restarts}`] : []), ...restarts(n.children)]);
 console.log(`\nProcessed ${total.toLocaleString('en')} price events in ${seconds.toFixed(2)} s (${Math.round(total / seconds).toLocaleString('en')} events/s)`);
 console.log(`Restarts: ${restarts(system.tree()).join(', ') || 'none'} · chunks re-sent: ${retried}`);
+const breakers = (nodes: TreeNode[]): string[] =>
+  nodes.flatMap((n) => [...(n.breaker && n.breaker !== 'closed' ? [`${n.path} ${n.breaker}`] : []), ...breakers(n.children)]);
+console.log(`Breakers not closed: ${breakers(system.tree()).join(', ') || 'none'}`);
 console.log(`Strategy ticks since its last restart: ${seen.toLocaleString('en')}`);
 console.log(`Decisions since the decision log's last restart: ${summary.total}`);
 for (const [symbol, c] of Object.entries(summary.bySymbol)) console.log(`  ${symbol}: ${c.buy} buy, ${c.sell} sell`);
@@ -98,7 +112,7 @@ console.log(`Latest: ${summary.latest.map((d) => `${d.side} ${d.symbol} @ ${d.pr
 const money = (n: number) => n.toLocaleString('en', { maximumFractionDigits: 2 });
 console.log(
   `Portfolio (session ${portfolio.sessions}): equity ${money(portfolio.equity)}, cash ${money(portfolio.cash)}, ` +
-    `${portfolio.trades} trades, positions ${JSON.stringify(portfolio.positions)}`,
+    `${portfolio.trades} trades (fees ${money(portfolio.fees)}, ${portfolio.unfilled} unfilled), positions ${JSON.stringify(portfolio.positions)}`,
 );
 console.log(`Messages handled: ${metrics.messagesHandled.toLocaleString('en')} · dead letters: ${JSON.stringify(system.deadLetters.counts())}`);
 await system.shutdown();

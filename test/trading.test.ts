@@ -10,7 +10,7 @@ import { startSystem, until } from './helpers.js';
 describe('the trading demo tree', () => {
   it('keeps processing while each of its actors is crashed once', async () => {
     const system = await startSystem();
-    await system.start(tradingTree({ seed: 7 }));
+    await system.start(tradingTree({ seed: 7, exchangeFailure: 0 }));
     const feed = () => system.lookup('/trading/feed') as ActorRef<EmitChunk>;
     const emit = async (from: number, count: number) => {
       for (;;) {
@@ -39,6 +39,7 @@ describe('the trading demo tree', () => {
     const restarts = () => (system.tree()[0] as TreeNode).children.map((c) => [c.name, c.status, c.restarts]);
     await until(() => restarts().every(([, status]) => status === 'running')); // backoff is on the real clock
     expect(restarts()).toEqual([
+      ['exchange', 'running', 0],
       ['portfolio-replica', 'running', 0],
       ['portfolio', 'running', 1],
       ['decisions', 'running', 1],
@@ -52,6 +53,21 @@ describe('the trading demo tree', () => {
     expect(summary.latest.at(-1)!.seq).toBeGreaterThan(sent - 10_000);
     expect(system.deadLetters.counts()).toEqual({ crashed: 4 });
     expect(system.metrics().snapshots.restored).toBe(1);
+  });
+});
+
+describe('the exchange pool of the demo', () => {
+  it('fills every order while its adapters keep failing and restarting', async () => {
+    const system = await startSystem();
+    await system.start(tradingTree({ seed: 3, exchangeFailure: 0.02 }));
+    const feed = system.lookup('/trading/feed') as ActorRef<EmitChunk>;
+    for (let sent = 0; sent < 30_000; sent += 500) await feed.ask({ type: 'emit', from: sent, count: 500 });
+    const portfolio = (await system.lookup('/trading/portfolio')!.ask('summary')) as PortfolioSummary;
+    const workers = system.tree()[0]!.children.find((c) => c.name === 'exchange')!.children;
+    expect(portfolio.trades).toBeGreaterThan(100);
+    expect(portfolio.unfilled).toBe(0); // failed over to another adapter each time
+    expect(workers.reduce((sum, w) => sum + w.restarts, 0)).toBeGreaterThan(0);
+    expect(system.escalations()).toEqual([]);
   });
 });
 
