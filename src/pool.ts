@@ -111,12 +111,13 @@ export const PoolActor: Behavior<PoolState, unknown, PoolSpec> = defineActor<Poo
   receive(state, message, ctx) {
     const cell = ctx as unknown as ActorCell;
     const ask = cell.currentAsk;
+    const priority = cell.lane - 1; // the message keeps its priority (lane p + 1 holds priority p)
     if (ask === null) {
-      pick(state, null).tell(message);
+      pick(state, null).tell(message, { priority });
       return;
     }
     // The workers get what is left of the caller's deadline.
-    route(state, cell, message, ctx.deferReply(), ask.deadline);
+    route(state, cell, message, ctx.deferReply(), ask.deadline, priority);
   },
 });
 
@@ -145,7 +146,7 @@ function pick(state: PoolState, exclude: Set<ActorRef> | null): ActorRef {
 }
 
 /** Runs an ask against the workers: hedged after the threshold, failed over on an error. */
-function route(state: PoolState, cell: ActorCell, message: unknown, reply: DeferredReply, deadline: number): void {
+function route(state: PoolState, cell: ActorCell, message: unknown, reply: DeferredReply, deadline: number, priority: number): void {
   const clock = cell.system.clock;
   const hedge = state.hedge;
   const maxAttempts = hedge?.max ?? 1;
@@ -186,7 +187,7 @@ function route(state: PoolState, cell: ActorCell, message: unknown, reply: Defer
       running--;
       state.inflight.set(worker, (state.inflight.get(worker) ?? 1) - 1);
     };
-    cell.ask(worker, message, { timeoutMs, signal: controller.signal }).then(
+    cell.ask(worker, message, { timeoutMs, priority, signal: controller.signal }).then(
       (value) => {
         done();
         if (settled) return;

@@ -48,6 +48,30 @@ describe('pool', () => {
     expect(await system.lookup('/app/p/1')!.ask('seen')).toEqual(['who', 'who', 't2', 'seen']);
   });
 
+  it('forwards messages with the priority they were sent with', async () => {
+    const system = await startSystem();
+    const order: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const Recorder = defineActor<null, string>({
+      async receive(_s, m) {
+        if (m === 'block') await gate; // holds the worker's mailbox while the others queue up
+        order.push(m);
+      },
+    });
+    await system.start(pool('p', Recorder, { size: 1 }));
+    const p = system.lookup('/p')!;
+    p.tell('block');
+    await nextTurn();
+    p.tell('low', { priority: 4 });
+    await nextTurn(); // forwarded to the worker before the urgent one arrives
+    p.tell('urgent', { priority: 0 });
+    await nextTurn();
+    release();
+    await until(() => order.length === 3);
+    expect(order).toEqual(['block', 'urgent', 'low']);
+  });
+
   it('sends to the least busy worker under least-busy routing', async () => {
     const clock = new SimulatedClock();
     const system = await startSystem({ clock });
