@@ -95,3 +95,35 @@ describe('crash durability (real processes, SIGKILL)', () => {
     }
   }, 240_000);
 });
+
+describe('the demo after kill -9', () => {
+  it('resumes the portfolio from its snapshot on the next start', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'genesis-demo-'));
+    const db = join(dir, 'genesis.db');
+    const main = new URL('../supervisors/main.ts', import.meta.url).pathname;
+    const start = (args: string[]) =>
+      spawn(process.execPath, ['--import', 'tsx', main, '--db', db, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'silent' } });
+    try {
+      // First run: long enough to be killed mid-way, once it has printed a few progress lines.
+      const first = start(['--events', '50000000', '--fresh']);
+      await new Promise<void>((resolve, reject) => {
+        let lines = 0;
+        first.stdout!.on('data', (chunk: Buffer) => {
+          lines += chunk.toString().split('\n').filter((l) => l.includes('events/s')).length;
+          if (lines >= 4) first.kill('SIGKILL');
+        });
+        first.on('exit', (_code, signal) => (signal === 'SIGKILL' ? resolve() : reject(new Error('the demo ended before it was killed'))));
+      });
+      // Second run: short; it must say it resumed, and be the portfolio's second session.
+      const second = start(['--events', '20000', '--no-chaos']);
+      let output = '';
+      second.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => second.on('exit', resolve));
+      expect(code).toBe(0);
+      expect(output).toContain('Resumed the portfolio');
+      expect(output).toMatch(/Portfolio \(session 2\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
