@@ -29,6 +29,8 @@ export class PendingAsk {
   prev: PendingAsk | null = null;
   next: PendingAsk | null = null;
   list: DeadlineList | null = null;
+  /** The asker's `waitingOn` list this ask was added to (deadlock detection). */
+  waitList: AskParty[] | null = null;
   /** The actor that deferred its reply, until it answers. */
   deferredBy: AskParty | null = null;
   /** Removes the AbortSignal listener, when the caller passed a signal. */
@@ -84,10 +86,12 @@ export class PendingAsk {
   private finish(): void {
     this.settled = true;
     if (this.list !== null) this.deadlines.remove(this);
-    const from = this.from;
-    if (from !== null && from.waitingOn !== null) {
-      const i = from.waitingOn.indexOf(this.to);
-      if (i >= 0) from.waitingOn.splice(i, 1);
+    // Leave the waiting list this ask joined; if the asker's handler has ended meanwhile, that
+    // list is gone and a newer handler's entries must not be touched.
+    const waitList = this.waitList;
+    if (waitList !== null) {
+      const i = waitList.indexOf(this.to);
+      if (i >= 0) waitList.splice(i, 1);
     }
     if (this.deferredBy !== null) this.deferredBy.deferred?.delete(this);
     if (this.onSettle !== null) this.onSettle();

@@ -83,6 +83,8 @@ class Lifecycle {
   stopped: Promise<void> | null = null;
   stopWaiters: (() => void)[] | null = null;
   idleWaiters: (() => void)[] | null = null;
+  /** Actors this one watches. */
+  watching: Set<ActorCell> | null = null;
 }
 
 export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
@@ -250,11 +252,15 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
     const target = ref.cell;
     if (target.status >= Status.Stopped) {
       this.signal({ type: 'down', ref, reason: target.exitReason ?? 'normal' });
-    } else (target.watchers ??= new Set()).add(this);
+      return;
+    }
+    (target.watchers ??= new Set()).add(this);
+    (this.life.watching ??= new Set()).add(target); // to leave the target's set when this one stops
   }
 
   unwatch(ref: ActorRef): void {
     ref.cell.watchers?.delete(this);
+    this.lifecycle?.watching?.delete(ref.cell);
   }
 
   stop(): void {
@@ -564,9 +570,15 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
    * asker gets ActorStoppedError (cause: the error), and the supervisor decides what follows.
    */
   crash(error: unknown, message: unknown, meta: unknown, where: string): void {
-    this.currentAsk = null;
-    this.waitingOn = null;
+    // An escalation from below is not this actor's handler failing: a handler in flight keeps
+    // its ask and gets shutdownMs to finish (ending the incarnation waits for it).
+    if (where !== 'supervision') {
+      this.currentAsk = null;
+      this.waitingOn = null;
+    }
     const ask = meta instanceof PendingAsk ? meta : undefined;
+    // A snapshot asked for during the failed handler will not come.
+    if (this.snap !== null) this.system.snapshotting.abandon(this.snap);
     if (this.status !== Status.Running && this.status !== Status.Starting) {
       // A handler that settled while the actor was already being stopped: nothing to supervise.
       this.log.error({ err: error, in: where }, `actor ${this.path} failed in ${where} while stopping`);
@@ -580,6 +592,13 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
       const messages = where === 'receiveBatch' ? (message as unknown[]) : [message];
       for (const m of messages) this.system.deadLetters.record(this.path, m, 'crashed', error);
       ask?.fail(new ActorStoppedError(this.path, `actor ${this.path} crashed handling the ask`, { cause: error }));
+    }
+    // A deliberate stop asked for during the handler stands: no restart.
+    const stop = this.lifecycle?.stopRequested;
+    if (stop) {
+      this.lifecycle!.stopRequested = null;
+      void this.stopForGood(stop);
+      return;
     }
     this.system.childExited(this, { error }, where);
   }
@@ -618,6 +637,8 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
       this.log.warn({ shutdownMs }, `${this.path} did not finish its handler within ${shutdownMs} ms: killed`);
       this.epoch++; // its handler's result, if it ever comes, is ignored
       this.busy = false;
+      this.waitingOn = null;
+      if (this.snap !== null) this.system.snapshotting.abandon(this.snap);
       this.currentAsk?.fail(new ActorStoppedError(this.path, `actor ${this.path} was killed before replying`));
       this.currentAsk = null;
     }
@@ -690,9 +711,14 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
     this.breaker?.stop();
     this.system.actorStopped(this, failed);
     if (this.watchers !== null) {
-      for (const watcher of this.watchers) watcher.signal({ type: 'down', ref: this.ref, reason });
+      for (const watcher of this.watchers) {
+        watcher.lifecycle?.watching?.delete(this);
+        watcher.signal({ type: 'down', ref: this.ref, reason });
+      }
       this.watchers = null;
     }
+    const watching = this.lifecycle?.watching;
+    if (watching) for (const target of watching) target.watchers?.delete(this);
     const life = this.life;
     if (life.stopWaiters !== null) for (const resolve of life.stopWaiters) resolve();
     life.stopWaiters = null;

@@ -95,6 +95,7 @@ export class Snapshots {
   private readonly keep = new Map<string, number>();
   private commitWaiters: Array<{ resolve: (seq: number) => void; seq: number }> = [];
   private flushScheduled = false;
+  private closed = false;
   /** Seq of the newest snapshot this process took, per path. */
   private readonly newest = new Map<string, number>();
   /** Copies held in memory by partners: holder → (source path → newest row). */
@@ -109,6 +110,7 @@ export class Snapshots {
   /** The store, opened on first use (a system that never snapshots creates no file). */
   private storeOrThrow(): SnapshotStore {
     if (this.store !== null) return this.store;
+    if (this.closed) throw new ConfigError('store', 'the snapshot store is closed (the system has shut down)');
     if (this.openStore === null) throw new ConfigError('store', 'snapshots need a store, but the system was started with store: false');
     return (this.store = this.openStore());
   }
@@ -196,6 +198,12 @@ export class Snapshots {
     return promise;
   }
 
+  /** The handler that asked for a snapshot failed or was killed: it will not be taken. */
+  abandon(slot: SnapshotSlot): void {
+    slot.wanted = false;
+    this.settleWaiters(slot, -1);
+  }
+
   private settleWaiters(slot: SnapshotSlot, seq: number): void {
     const waiters = slot.waiters;
     slot.waiters = null;
@@ -244,6 +252,8 @@ export class Snapshots {
     }
     const store = this.storeOrThrow();
     const candidates: Array<{ row: SnapshotRow; source: SnapshotInfo['source'] }> = [];
+    // Rows taken this turn and not yet committed are the newest (a restart can come first).
+    for (const row of this.pending) if (row.path === cell.path && row.holder === null) candidates.push({ row, source: 'own' });
     for (const row of store.own(cell.path, slot.config?.keep ?? DEFAULT_KEEP)) candidates.push({ row, source: 'own' });
     for (const row of store.replicas(cell.path)) candidates.push({ row, source: 'replica' });
     for (const partner of slot.partners) {
@@ -322,6 +332,7 @@ export class Snapshots {
     if (slot === null) return;
     if (slot.timer !== null) this.system.clock.clearTimeout(slot.timer);
     slot.timer = null;
+    this.abandon(slot);
   }
 
   /** Flushes what is queued and closes the store. */
@@ -329,5 +340,6 @@ export class Snapshots {
     this.flush();
     this.store?.close();
     this.store = null;
+    this.closed = true;
   }
 }

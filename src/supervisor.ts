@@ -386,6 +386,9 @@ export class Supervision {
       else await v.endIncarnation(v === failed ? reason : 'shutdown');
     }
     if (delay > 0) await this.sleep(delay);
+    // The supervisor (or the system) may have begun to stop meanwhile: then nothing restarts.
+    const owner = this.owner;
+    if (!this.system.isRunning || (owner !== null && owner.status !== Status.Running && owner.status !== Status.Starting)) return;
     for (const v of victims) {
       // Skip actors stopped meanwhile, or taken over by a newer restart plan.
       if (v.plan !== plan || v.status !== Status.Restarting) continue;

@@ -407,7 +407,7 @@ export class ActorSystem {
     ask.breaker = breaker;
     ask.admission = admission;
     this.deadlines.add(ask, timeoutMs);
-    if (from !== null) (from.waitingOn ??= []).push(target);
+    if (from !== null) (ask.waitList = from.waitingOn ??= []).push(target);
     if (signal !== undefined) {
       const onAbort = () => ask.fail(signal.reason);
       signal.addEventListener('abort', onAbort, { once: true });

@@ -305,3 +305,37 @@ describe('the breaker of an asked actor', () => {
     expect(system.tree()[0]!.breaker).toBeUndefined();
   });
 });
+
+describe('deadlock detection across handlers', () => {
+  it('still sees a cycle after an earlier, unrelated ask to the same actor ended', async () => {
+    const system = await startSystem();
+    let a!: ActorRef<string>;
+    let seenByB: unknown;
+    const B = defineActor<null, string>({
+      async receive(_s, m, ctx) {
+        if (m === 'x') {
+          const reply = ctx.deferReply();
+          setTimeout(() => reply('x'), 10);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 30)); // 'x' is answered meanwhile
+        seenByB = await ctx.ask(a, 'ping', { timeoutMs: 5000 }).catch((e: unknown) => e);
+        ctx.reply('y');
+      },
+    });
+    const b = system.spawn(B, { name: 'b' });
+    a = system.spawn(
+      defineActor<null, string>({
+        async receive(_s, m, ctx) {
+          if (m === 'first') void ctx.ask(b, 'x').catch(() => {}); // fire and forget
+          if (m === 'second') await ctx.ask(b, 'y', { timeoutMs: 5000 });
+        },
+      }),
+      { name: 'a' },
+    );
+    a.tell('first');
+    a.tell('second');
+    await until(() => seenByB !== undefined);
+    expect(seenByB).toBeInstanceOf(DeadlockError);
+  });
+});

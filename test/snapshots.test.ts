@@ -182,7 +182,9 @@ describe('snapshots', () => {
     ref.tell(CRASH);
     await until(() => sys.tree().find((n) => n.name === 'acct')!.restarts === 1);
     expect(await ref.ask({ type: 'get' })).toBe(3);
-    store.corrupt.add('/acct#1#/replica');
+    // that ask was a handled message too: snapshot 2 (own + replica) follows; spoil every copy
+    await until(() => sys.metrics().snapshots.written === 4);
+    for (const key of ['/acct#1#/replica', '/acct#2#null', '/acct#2#/replica']) store.corrupt.add(key);
     ref.tell(CRASH);
     await until(() => sys.tree().find((n) => n.name === 'acct')!.restarts === 2);
     expect(await ref.ask({ type: 'get' })).toBe(0);
@@ -245,5 +247,35 @@ describe('snapshots', () => {
     expect(() => other.spawn(Account, { snapshot: { everyMessages: 0 } })).toThrow(/snapshot\.everyMessages/);
     expect(() => other.spawn(Account, { partners: ['replica'] })).toThrow(/partners/);
     await expect(other.checkpoint('/nobody')).rejects.toThrow(ConfigError);
+  });
+});
+
+describe('snapshots around crashes', () => {
+  const Acc = defineActor<number, 'inc' | 'boom' | 'get' | 'slow'>({
+    init: () => 0,
+    async receive(n, m, ctx) {
+      if (m === 'inc') return n + 1;
+      if (m === 'boom') throw new Error('boom');
+      if (m === 'slow') {
+        await new Promise((r) => setTimeout(r, 20));
+        throw new Error('slow boom');
+      }
+      ctx.reply(n);
+    },
+  });
+
+  it('restores a snapshot taken in the same turn as the crash, before it was committed', async () => {
+    const sys = await startSystem();
+    const ref = sys.spawn(Acc, { name: 'acc', snapshot: { everyMessages: 1 } });
+    for (const m of ['inc', 'inc', 'inc', 'boom'] as const) ref.tell(m);
+    expect(await ref.ask('get')).toBe(3);
+  });
+
+  it('ends a checkpoint whose actor crashes in the handler it waited for', async () => {
+    const sys = await startSystem();
+    const ref = sys.spawn(Acc, { name: 'a', restart: 'temporary', snapshot: {} });
+    ref.tell('slow');
+    await nextTurn();
+    expect(await sys.checkpoint('/a')).toEqual({ '/a': -1 });
   });
 });

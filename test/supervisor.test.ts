@@ -472,3 +472,50 @@ describe('shutdown and crashes', () => {
     expect(system.metrics().actors).toBe(0);
   });
 });
+
+describe('escalation and stopping, with handlers in flight', () => {
+  it('lets a supervisor\'s handler in flight answer its ask when a child escalates into it', async () => {
+    const system = await startSystem();
+    const Bad = defineActor({ init() { throw new Error('init'); }, receive() {} });
+    const Parent = defineActor<null, string>({
+      async receive(_s, _m, ctx) {
+        for (let i = 0; i < 5; i++) {
+          try {
+            ctx.spawn(Bad, { name: `b${i}` });
+          } catch {
+            // the parent may already be restarting
+          }
+          await new Promise((r) => setTimeout(r, 1));
+        }
+        ctx.reply('ok');
+      },
+    });
+    const ref = system.spawn(Parent, { name: 'p' });
+    expect(await ref.ask('go', { timeoutMs: 1000 })).toBe('ok');
+  });
+
+  it('does not restart a child waiting for its backoff once its supervisor is stopping', async () => {
+    const system = await startSystem();
+    const journal: string[] = [];
+    const root = await system.start(
+      supervisor('s', {
+        strategy: 'one-for-one',
+        backoff: { minMs: 1000, maxMs: 1000, jitter: 0 },
+        children: [child('a', Crasher, { args: { journal } }), child('b', Crasher, { args: { journal } })],
+      }),
+    );
+    journal.length = 0;
+    crash(system, '/s/a');
+    await settle();
+    await system.stop(root);
+    expect(journal).toEqual(['terminate /s/a', 'terminate /s/b']);
+  });
+
+  it('forgets a stopped watcher in the actors it watched', async () => {
+    const system = await startSystem();
+    const target = system.spawn(Crasher, { name: 't' });
+    const Watcher = defineActor({ init: (_a, ctx) => ctx.watch(target), receive() {} });
+    for (let i = 0; i < 20; i++) await system.stop(system.spawn(Watcher));
+    expect(target.cell.watchers?.size ?? 0).toBe(0);
+  });
+});
