@@ -229,8 +229,10 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
     const ask = this.currentAsk;
     if (ask === null) throw new ActorStoppedError(this.path, `ctx.deferReply() in ${this.path}: no ask is being handled (or it was already answered)`);
     this.currentAsk = null;
-    ask.deferredBy = this;
-    (this.deferred ??= new Set()).add(ask);
+    if (!ask.settled) {
+      ask.deferredBy = this;
+      (this.deferred ??= new Set()).add(ask);
+    }
     const reply = ((value: unknown) => ask.succeed(value)) as DeferredReply;
     reply.fail = (error: unknown) => ask.fail(error);
     return reply;
@@ -435,12 +437,8 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
   }
 
   private handleAsk(message: unknown, ask: PendingAsk): void {
-    // The asker has given up (timeout, abort): the message is still handled, as a tell.
-    // (SYSTEM_LANE as the lane keeps it out of a batch.)
-    if (ask.settled) {
-      this.handleTell(message, SYSTEM_LANE);
-      return;
-    }
+    // An ask whose caller has given up (timeout, abort) is still handled like any other: nothing
+    // is lost, and ctx.reply / deferReply simply answer no one (a settled ask ignores them).
     this.currentAsk = ask;
     const behavior = this.behavior;
     let result: unknown;
@@ -633,6 +631,8 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
   private async runEnd(reason: ExitReason): Promise<void> {
     const shutdownMs = this.spec.shutdownMs;
     this.supervision?.cancelPending(); // restarts of children that were waiting for a backoff
+    // Never run terminate (or the children's) in the stack of whoever asked for the stop.
+    await null;
     if (this.busy && !(await this.idleWithin(shutdownMs))) {
       this.log.warn({ shutdownMs }, `${this.path} did not finish its handler within ${shutdownMs} ms: killed`);
       this.epoch++; // its handler's result, if it ever comes, is ignored
@@ -646,6 +646,8 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
     if (children !== null && children.size > 0) {
       for (const child of [...children.values()].reverse()) await child.requestStop('shutdown');
     }
+    // Replies deferred by this incarnation will not come (OTP: the caller sees the server die).
+    this.failDeferred(`actor ${this.path} ${reason === 'normal' || reason === 'shutdown' ? 'stopped' : 'crashed'} before replying`);
     const terminate = this.behavior.terminate;
     if (terminate === undefined) return;
     try {
@@ -702,10 +704,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
     this.status = failed ? Status.Failed : Status.Stopped;
     this.scheduled = true; // never enqueue a stopped actor again
     this.drainToDeadLetters(); // anything that slipped in while terminate ran
-    if (this.deferred !== null) {
-      for (const ask of this.deferred) ask.fail(new ActorStoppedError(this.path, `actor ${this.path} stopped before replying`));
-      this.deferred = null;
-    }
+    this.failDeferred(`actor ${this.path} stopped before replying`);
     if (this.topics !== null) for (const topic of [...this.topics]) this.system.unsubscribe(this.ref, topic);
     this.system.snapshotting.detach(this);
     this.breaker?.stop();
@@ -722,6 +721,12 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
     const life = this.life;
     if (life.stopWaiters !== null) for (const resolve of life.stopWaiters) resolve();
     life.stopWaiters = null;
+  }
+
+  private failDeferred(why: string): void {
+    const deferred = this.deferred;
+    this.deferred = null;
+    if (deferred !== null) for (const ask of deferred) ask.fail(new ActorStoppedError(this.path, why));
   }
 
   private drainToDeadLetters(): void {

@@ -339,3 +339,46 @@ describe('deadlock detection across handlers', () => {
     expect(seenByB).toBeInstanceOf(DeadlockError);
   });
 });
+
+describe('asks across an actor\'s life', () => {
+  it('handles an ask whose caller gave up like any other: deferReply and reply answer no one', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const ref = system.spawn(
+      defineActor<null, string>({
+        async receive(_s, m, ctx) {
+          if (m === 'block') await gate;
+          else ctx.deferReply();
+        },
+      }),
+    );
+    ref.tell('block');
+    const late = ref.ask('late', { timeoutMs: 10 }).catch((e: unknown) => e);
+    await nextTurn();
+    clock.advance(10);
+    expect(await late).toBeInstanceOf(TimeoutError);
+    release();
+    await until(() => system.metrics().messagesHandled >= 2);
+    expect(system.tree()[0]).toMatchObject({ status: 'running', restarts: 0 });
+  });
+
+  it('fails the replies an incarnation deferred when it ends in a crash', async () => {
+    const system = await startSystem();
+    const ref = system.spawn(
+      defineActor<null, string>({
+        receive(_s, m, ctx) {
+          if (m === 'defer') ctx.deferReply();
+          else throw new Error('boom');
+        },
+      }),
+    );
+    const pending = ref.ask('defer', { timeoutMs: 60_000 }).catch((e: unknown) => e);
+    await nextTurn();
+    ref.tell('boom');
+    const error = await pending;
+    expect(error).toBeInstanceOf(ActorStoppedError);
+    expect((error as Error).message).toMatch(/crashed before replying/);
+  });
+});
