@@ -279,11 +279,34 @@ export function isCrash(reason: ExitReason): reason is { error: unknown } {
   return typeof reason === 'object';
 }
 
+/** Times of recent restarts, oldest first (a sliding window that starts at `oldest`). */
+class RestartWindow {
+  times: number[] = [];
+  oldest = 0;
+
+  /** Records a restart at `now`; true when more than `maxRestarts` fall within `withinMs`. */
+  record(now: number, { maxRestarts, withinMs }: Intensity): boolean {
+    const times = this.times;
+    times.push(now);
+    // Advance past expired entries instead of shift(), which copies the array each time;
+    // compact once the dead prefix is the larger part.
+    while (times[this.oldest]! <= now - withinMs) this.oldest++;
+    if (this.oldest > 1024 && this.oldest * 2 > times.length) {
+      this.times = times.slice(this.oldest);
+      this.oldest = 0;
+    }
+    return this.times.length - this.oldest > maxRestarts;
+  }
+}
+
 /** The restart bookkeeping and decisions of one supervising actor (or of the system's root). */
 export class Supervision {
-  /** Times of recent restarts, oldest first (sliding window from `oldest`). */
-  private restarts: number[] = [];
-  private oldest = 0;
+  private readonly window = new RestartWindow();
+  /**
+   * At the root, each top-level actor has its own window: unrelated actors spawned with
+   * `system.spawn` must not use up each other's restarts (there is no application to fail).
+   */
+  private readonly windows = new WeakMap<ActorCell, RestartWindow>();
   /** Backoff delays in progress, cancelled when the supervisor itself ends. */
   private readonly pending = new Set<{ timer: unknown; resolve: () => void }>();
 
@@ -305,7 +328,7 @@ export class Supervision {
     // No restarts under a supervisor that is itself ending, nor during system shutdown.
     const ownerLeaving =
       !this.system.isRunning || (this.owner !== null && this.owner.status !== Status.Running && this.owner.status !== Status.Starting);
-    const decision = !wanted || ownerLeaving ? 'stop' : this.recordRestart(this.system.clock.now()) ? 'escalate' : 'restart';
+    const decision = !wanted || ownerLeaving ? 'stop' : this.recordRestart(this.system.clock.now(), child) ? 'escalate' : 'restart';
     const log = this.system.log;
     if (log.isLevelEnabled(crashed ? 'error' : 'info')) {
       const report = {
@@ -325,19 +348,14 @@ export class Supervision {
     else void this.restart(child, reason);
   }
 
-  /** Records a restart now; true when that exceeds the intensity. */
-  recordRestart(now: number): boolean {
-    const { maxRestarts, withinMs } = this.config.intensity;
-    const restarts = this.restarts;
-    restarts.push(now);
-    // Advance past expired entries instead of shift(), which copies the array each time;
-    // compact once the dead prefix is the larger part.
-    while (restarts[this.oldest]! <= now - withinMs) this.oldest++;
-    if (this.oldest > 1024 && this.oldest * 2 > restarts.length) {
-      this.restarts = restarts.slice(this.oldest);
-      this.oldest = 0;
+  /** Records a restart of `child` now; true when that exceeds the intensity. */
+  recordRestart(now: number, child: ActorCell): boolean {
+    let window = this.window;
+    if (this.owner === null) {
+      window = this.windows.get(child) ?? new RestartWindow();
+      this.windows.set(child, window);
     }
-    return this.restarts.length - this.oldest > maxRestarts;
+    return window.record(now, this.config.intensity);
   }
 
   /** The children to restart when `failed` exits, in start order. */

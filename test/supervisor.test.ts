@@ -519,3 +519,26 @@ describe('escalation and stopping, with handlers in flight', () => {
     expect(target.cell.watchers?.size ?? 0).toBe(0);
   });
 });
+
+describe('the root supervisor', () => {
+  it('counts restarts per top-level actor: unrelated actors do not use up each other\'s intensity', async () => {
+    const system = await startSystem({ clock: new SimulatedClock() });
+    const a = system.spawn(Crasher, { name: 'a' });
+    const b = system.spawn(Crasher, { name: 'b' });
+    for (let i = 0; i < 3; i++) {
+      a.tell({ type: 'crash' });
+      b.tell({ type: 'crash' });
+      await settle();
+    }
+    expect(system.tree().map((n) => [n.name, n.status, n.restarts])).toEqual([
+      ['a', 'running', 3],
+      ['b', 'running', 3],
+    ]);
+    a.tell({ type: 'crash' }); // a fourth within 5 s: a alone fails
+    await settle();
+    expect(system.tree().map((n) => [n.name, n.status])).toEqual([
+      ['a', 'failed'],
+      ['b', 'running'],
+    ]);
+  });
+});
