@@ -27,6 +27,7 @@ import { evicted, Mailbox, type MailboxConfig, Offer, SYSTEM_LANE } from './mail
 import { ActorRef, checkPriority } from './ref.js';
 import type { Runnable } from './scheduler.js';
 import type { Breaker } from './breaker.js';
+import { ActorContext } from './context.js';
 import type { SnapshotSlot } from './snapshots.js';
 import type { ChildSpec, Supervision } from './supervisor.js';
 import type { ActorSystem } from './system.js';
@@ -85,9 +86,15 @@ class Lifecycle {
   idleWaiters: (() => void)[] | null = null;
   /** Actors this one watches. */
   watching: Set<ActorCell> | null = null;
+  /** Actors that watch this one. */
+  watchers: Set<ActorCell> | null = null;
+  /** Topics this actor subscribed to. */
+  topics: string[] | null = null;
+  /** When the current incarnation started (clock ms), for the backoff reset. */
+  startedAt = 0;
 }
 
-export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
+export class ActorCell extends Mailbox implements Runnable, AskParty {
   state: unknown = undefined;
   status: Status = Status.Starting;
   /** Someone will look at the mailbox: queued to run, running, or a handler/init in flight. */
@@ -99,8 +106,8 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
   currentAsk: PendingAsk | null = null;
   /** Bumped whenever an incarnation ends: results of abandoned async handlers are ignored. */
   epoch = 0;
-  /** When the current incarnation started (clock ms; 0 for the first, which needs no reset). */
-  startedAt = 0;
+  /** The `ctx` of the current incarnation. */
+  ctx: ActorContext;
   /** How this actor supervises its children (created on first need). */
   supervision: Supervision | null = null;
   /** Snapshot bookkeeping, for actors spawned with `snapshot` or `partners`. */
@@ -112,8 +119,6 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
   children: Map<string, ActorCell> | null = null;
   waitingOn: AskParty[] | null = null;
   deferred: Set<PendingAsk> | null = null;
-  topics: string[] | null = null;
-  watchers: Set<ActorCell> | null = null;
   private logger: Logger | null = null;
 
   constructor(
@@ -129,18 +134,35 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
   ) {
     super(mailbox);
     this.ref = new ActorRef(this);
+    this.ctx = new ActorContext(this, 0);
   }
 
   get mailbox(): Mailbox {
     return this;
   }
 
-  private get life(): Lifecycle {
+  /** @internal */
+  get life(): Lifecycle {
     return (this.lifecycle ??= new Lifecycle());
   }
 
   get restarts(): number {
     return this.lifecycle?.restarts ?? 0;
+  }
+
+  /** When the current incarnation started (0 for the first: it needs no backoff reset). */
+  get startedAt(): number {
+    return this.lifecycle?.startedAt ?? 0;
+  }
+
+  /** Actors watching this one (null if none). */
+  get watchers(): Set<ActorCell> | null {
+    return this.lifecycle?.watchers ?? null;
+  }
+
+  /** Topics this actor subscribed to, created on first use. */
+  get topics(): string[] {
+    return (this.life.topics ??= []);
   }
 
   get exitReason(): ExitReason | null {
@@ -256,7 +278,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
       this.signal({ type: 'down', ref, reason: target.exitReason ?? 'normal' });
       return;
     }
-    (target.watchers ??= new Set()).add(this);
+    (target.life.watchers ??= new Set()).add(this);
     (this.life.watching ??= new Set()).add(target); // to leave the target's set when this one stops
   }
 
@@ -337,7 +359,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
     system.current = this;
     let result: unknown;
     try {
-      result = this.behavior.init === undefined ? undefined : this.behavior.init(this.args, this);
+      result = this.behavior.init === undefined ? undefined : this.behavior.init(this.args, this.ctx);
     } catch (error) {
       system.current = previous;
       this.crash(error, undefined, undefined, 'init');
@@ -413,7 +435,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
     let result: unknown;
     if (behavior.receiveBatch === undefined) {
       try {
-        result = behavior.receive!(this.state, message, this);
+        result = behavior.receive!(this.state, message, this.ctx);
       } catch (error) {
         this.crash(error, message, undefined, 'receive');
         return 1;
@@ -427,7 +449,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
     const max = mailbox.config.batchSize;
     if (lane !== SYSTEM_LANE) while (batch.length < max && mailbox.nextIsTellInLane(lane)) batch.push(mailbox.take());
     try {
-      result = behavior.receiveBatch(this.state, batch, this);
+      result = behavior.receiveBatch(this.state, batch, this.ctx);
     } catch (error) {
       this.crash(error, batch, undefined, 'receiveBatch');
       return batch.length;
@@ -445,8 +467,8 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
     try {
       result =
         behavior.receive !== undefined
-          ? behavior.receive(this.state, message, this)
-          : behavior.receiveBatch!(this.state, [message], this);
+          ? behavior.receive(this.state, message, this.ctx)
+          : behavior.receiveBatch!(this.state, [message], this.ctx);
     } catch (error) {
       this.crash(error, message, ask, 'receive');
       return;
@@ -457,7 +479,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
   private handleEvent(event: ActorEvent): void {
     let result: unknown;
     try {
-      result = this.behavior.onEvent!(this.state, event, this);
+      result = this.behavior.onEvent!(this.state, event, this.ctx);
     } catch (error) {
       this.crash(error, event, EVENT, 'onEvent');
       return;
@@ -489,7 +511,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
     if (onSignal === undefined) return;
     let result: unknown;
     try {
-      result = onSignal(this.state, signal, this);
+      result = onSignal(this.state, signal, this.ctx);
     } catch (error) {
       this.crash(error, signal, SIGNAL, 'onSignal');
       return;
@@ -635,7 +657,8 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
     await null;
     if (this.busy && !(await this.idleWithin(shutdownMs))) {
       this.log.warn({ shutdownMs }, `${this.path} did not finish its handler within ${shutdownMs} ms: killed`);
-      this.epoch++; // its handler's result, if it ever comes, is ignored
+      this.epoch++; // its handler's result, if it ever comes, is ignored, and its ctx goes dead
+      this.ctx = new ActorContext(this, this.epoch); // for terminate and what follows
       this.busy = false;
       this.waitingOn = null;
       if (this.snap !== null) this.system.snapshotting.abandon(this.snap);
@@ -651,7 +674,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
     const terminate = this.behavior.terminate;
     if (terminate === undefined) return;
     try {
-      const result = terminate(this.state, reason, this);
+      const result = terminate(this.state, reason, this.ctx);
       if (isThenable(result) && !(await this.settlesWithin(result, shutdownMs))) {
         this.log.warn({ shutdownMs }, `terminate of ${this.path} did not finish within ${shutdownMs} ms: killed`);
       }
@@ -666,7 +689,8 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
     life.ending = null;
     life.restarts++;
     this.epoch++;
-    this.startedAt = this.system.clock.now();
+    this.ctx = new ActorContext(this, this.epoch);
+    life.startedAt = this.system.clock.now();
     this.status = Status.Starting;
     this.state = undefined;
     this.supervision = null; // a new incarnation starts with a fresh restart history
@@ -705,16 +729,18 @@ export class ActorCell extends Mailbox implements Runnable, AskParty, Context {
     this.scheduled = true; // never enqueue a stopped actor again
     this.drainToDeadLetters(); // anything that slipped in while terminate ran
     this.failDeferred(`actor ${this.path} stopped before replying`);
-    if (this.topics !== null) for (const topic of [...this.topics]) this.system.unsubscribe(this.ref, topic);
+    const topics = this.lifecycle?.topics;
+    if (topics) for (const topic of [...topics]) this.system.unsubscribe(this.ref, topic);
     this.system.snapshotting.detach(this);
     this.breaker?.stop();
     this.system.actorStopped(this, failed);
-    if (this.watchers !== null) {
-      for (const watcher of this.watchers) {
+    const watchers = this.lifecycle?.watchers;
+    if (watchers) {
+      for (const watcher of watchers) {
         watcher.lifecycle?.watching?.delete(this);
         watcher.signal({ type: 'down', ref: this.ref, reason });
       }
-      this.watchers = null;
+      this.lifecycle!.watchers = null;
     }
     const watching = this.lifecycle?.watching;
     if (watching) for (const target of watching) target.watchers?.delete(this);

@@ -21,6 +21,7 @@ import {
   Supervision,
   supervisionConfig,
 } from './supervisor.js';
+import type { ActorContext } from './context.js';
 
 export type Routing = 'round-robin' | 'least-busy';
 
@@ -97,7 +98,7 @@ interface PoolState {
 /** The actor behind a `pool(…)` node. */
 export const PoolActor: Behavior<PoolState, unknown, PoolSpec> = defineActor<PoolState, unknown, PoolSpec>({
   init(spec, ctx) {
-    const cell = ctx as unknown as ActorCell; // ctx is the cell itself
+    const cell = (ctx as unknown as ActorContext).cell;
     const { size, routing, hedge } = checkPoolOptions(spec.options, '');
     const { size: _s, routing: _r, hedge: _h, intensity, ...workerOptions } = spec.options;
     const config = intensity
@@ -109,7 +110,7 @@ export const PoolActor: Behavior<PoolState, unknown, PoolSpec> = defineActor<Poo
     return { workers, next: 0, routing, hedge, inflight: new Map(), latency: new LatencyHistogram({ window: 256 }) };
   },
   receive(state, message, ctx) {
-    const cell = ctx as unknown as ActorCell;
+    const cell = (ctx as unknown as ActorContext).cell;
     const ask = cell.currentAsk;
     const priority = cell.lane - 1; // the message keeps its priority (lane p + 1 holds priority p)
     if (ask === null) {

@@ -20,6 +20,7 @@ import { checkPartners, type SnapshotOptions, snapshotConfig } from './snapshots
 import { checkPoolOptions, type PoolSpec, poolKeys } from './pool.js';
 import { BREAKER_DEFAULTS, type BreakerOptions, breakerOptions, type ResolvedBreakerOptions } from './breaker.js';
 import { checkName, checkObject, knownKeys, mailboxConfig, positiveInteger, positiveNumber } from './options.js';
+import type { ActorContext } from './context.js';
 
 export type Strategy = 'one-for-one' | 'one-for-all' | 'rest-for-one';
 export type RestartType = 'permanent' | 'transient' | 'temporary';
@@ -254,7 +255,7 @@ export function validateTree(spec: TreeSpec, at = '/'): void {
 /** The actor behind a `supervisor(…)` node: its init starts the children in order. */
 export const SupervisorActor: Behavior<null, unknown, SupervisorSpec> = defineActor<null, unknown, SupervisorSpec>({
   init(spec, ctx) {
-    const cell = ctx as unknown as ActorCell; // ctx is the cell itself
+    const cell = (ctx as unknown as ActorContext).cell;
     cell.supervision = new Supervision(cell.system, supervisionConfig(spec.options, ''), cell);
     for (const node of spec.options.children) cell.system.spawnNode(node, cell);
     return null;

@@ -503,7 +503,7 @@ export class ActorSystem {
     const cell = ref.cell;
     if (cell.behavior.onEvent === undefined) throw new ConfigError('subscribe', `${cell.path} has no onEvent handler`);
     if (!cell.isAlive) return;
-    const topics = (cell.topics ??= []);
+    const topics = cell.topics;
     if (topics.includes(topic)) return;
     topics.push(topic);
     this.bus.subscribe(cell, topic);
@@ -511,9 +511,10 @@ export class ActorSystem {
 
   unsubscribe(ref: ActorRef, topic: string): boolean {
     const cell = ref.cell;
-    const i = cell.topics?.indexOf(topic) ?? -1;
+    const topics = cell.topics;
+    const i = topics.indexOf(topic);
     if (i < 0) return false;
-    cell.topics!.splice(i, 1);
+    topics.splice(i, 1);
     return this.bus.unsubscribe(cell, topic);
   }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Crasher, type CrasherMsg, Hanger, InitCrasher } from '../actors/chaos.js';
 import {
+  ActorStoppedError,
   type ActorRef,
   type ActorSystem,
   child,
@@ -540,5 +541,35 @@ describe('the root supervisor', () => {
       ['a', 'failed'],
       ['b', 'running'],
     ]);
+  });
+});
+
+describe('a handler that outlives its incarnation', () => {
+  it('cannot answer, spawn or stop through its old ctx once it was killed and the actor restarted', async () => {
+    const system = await startSystem();
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const late: unknown[] = [];
+    const W = defineActor<null, string>({
+      async receive(_s, m, ctx) {
+        if (m === 'old') {
+          await sleep(60); // killed after shutdownMs 20, then resumes anyway
+          late.push(ctx.reply('stale'));
+          late.push(await ctx.snapshotNow().catch((e: unknown) => e));
+          ctx.stop();
+          return;
+        }
+        await sleep(100);
+        ctx.reply('fresh');
+      },
+    });
+    await system.start(supervisor('s', { strategy: 'one-for-all', children: [child('w', W, { shutdownMs: 20 }), child('c', Crasher)] }));
+    const w = system.lookup('/s/w')!;
+    const old = w.ask('old', { timeoutMs: 2000 }).catch((e: unknown) => e);
+    await sleep(5);
+    crash(system, '/s/c'); // one-for-all: w is stopped, killed after 20 ms, restarted
+    expect(await old).toBeInstanceOf(ActorStoppedError);
+    expect(await w.ask('new', { timeoutMs: 2000 })).toBe('fresh');
+    expect(late).toEqual([false, -1]);
+    expect(node(system, '/s/w')).toMatchObject({ status: 'running', restarts: 1 });
   });
 });
