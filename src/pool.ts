@@ -19,6 +19,7 @@ import {
   DEFAULT_SUPERVISION,
   type Intensity,
   Supervision,
+  type SupervisionConfig,
   supervisionConfig,
 } from './supervisor.js';
 import type { ActorContext } from './context.js';
@@ -64,7 +65,10 @@ interface Hedge {
   initialMs: number;
 }
 
-export function checkPoolOptions(options: PoolOptions, at: string): { size: number; routing: Routing; hedge: Hedge | null } {
+export function checkPoolOptions(
+  options: PoolOptions,
+  at: string,
+): { size: number; routing: Routing; hedge: Hedge | null; supervision: SupervisionConfig } {
   checkObject(`${at}options`, options);
   const size = positiveInteger(`${at}size`, options.size);
   const routing = options.routing ?? 'round-robin';
@@ -82,7 +86,10 @@ export function checkPoolOptions(options: PoolOptions, at: string): { size: numb
     const initialMs = h.initialMs === undefined ? 100 : positiveNumber(`${at}hedge.initialMs`, h.initialMs);
     hedge = { afterMs, max, initialMs };
   }
-  return { size, routing, hedge };
+  const supervision = options.intensity
+    ? supervisionConfig({ strategy: 'one-for-one', intensity: options.intensity, children: [] }, at)
+    : { ...DEFAULT_SUPERVISION, intensity: { maxRestarts: 3 * size, withinMs: 5000 } };
+  return { size, routing, hedge, supervision };
 }
 
 interface PoolState {
@@ -99,12 +106,9 @@ interface PoolState {
 export const PoolActor: Behavior<PoolState, unknown, PoolSpec> = defineActor<PoolState, unknown, PoolSpec>({
   init(spec, ctx) {
     const cell = (ctx as unknown as ActorContext).cell;
-    const { size, routing, hedge } = checkPoolOptions(spec.options, '');
-    const { size: _s, routing: _r, hedge: _h, intensity, ...workerOptions } = spec.options;
-    const config = intensity
-      ? supervisionConfig({ strategy: 'one-for-one', intensity, children: [] }, '')
-      : { ...DEFAULT_SUPERVISION, intensity: { maxRestarts: 3 * size, withinMs: 5000 } };
-    cell.supervision = new Supervision(cell.system, config, cell);
+    const { size, routing, hedge, supervision } = checkPoolOptions(spec.options, '');
+    const { size: _s, routing: _r, hedge: _h, intensity: _i, ...workerOptions } = spec.options;
+    cell.supervision = new Supervision(cell.system, supervision, cell);
     const workers: ActorRef[] = [];
     for (let i = 0; i < size; i++) workers.push(cell.system.spawnNode(child(String(i), spec.behavior, workerOptions), cell).ref);
     return { workers, next: 0, routing, hedge, inflight: new Map(), latency: new LatencyHistogram({ window: 256 }) };

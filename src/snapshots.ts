@@ -180,12 +180,7 @@ export class Snapshots {
     this.newest.set(row.path, row.seq);
     for (const partner of slot.partners) {
       this.pending.push({ ...row, holder: partner });
-      const holder = this.system.lookup(partner)?.cell;
-      if (holder !== undefined) {
-        let copies = this.held.get(holder);
-        if (copies === undefined) this.held.set(holder, (copies = new Map()));
-        copies.set(cell.path, row);
-      }
+      this.copiesHeldBy(partner, true)?.set(cell.path, row);
     }
     const promise = new Promise<number>((resolve) => this.commitWaiters.push({ resolve, seq: row.seq }));
     const waiters = slot.waiters; // those who asked for exactly this snapshot
@@ -238,8 +233,7 @@ export class Snapshots {
     const newest = this.newest.get(cell.path);
     if (newest !== undefined) {
       for (const partner of slot.partners) {
-        const holder = this.system.lookup(partner)?.cell;
-        const held = holder === undefined ? undefined : this.held.get(holder)?.get(cell.path);
+        const held = this.copiesHeldBy(partner, false)?.get(cell.path);
         if (held === undefined || held.seq !== newest) continue;
         slot.seq = Math.max(slot.seq, newest);
         const state = this.decode(cell, held, 'partner-memory');
@@ -257,8 +251,7 @@ export class Snapshots {
     for (const row of store.own(cell.path, slot.config?.keep ?? DEFAULT_KEEP)) candidates.push({ row, source: 'own' });
     for (const row of store.replicas(cell.path)) candidates.push({ row, source: 'replica' });
     for (const partner of slot.partners) {
-      const holder = this.system.lookup(partner)?.cell;
-      const held = holder === undefined ? undefined : this.held.get(holder)?.get(cell.path);
+      const held = this.copiesHeldBy(partner, false)?.get(cell.path);
       if (held) candidates.push({ row: held, source: 'partner-memory' });
     }
     // Newest first; for one seq prefer memory (no I/O), then own, then a persisted replica.
@@ -323,6 +316,15 @@ export class Snapshots {
     });
     const rows = [...store.own(path, Infinity).map((r) => info(r, 'own')), ...store.replicas(path).map((r) => info(r, 'replica'))];
     return rows.sort((a, b) => b.seq - a.seq);
+  }
+
+  /** The copies a live partner holds in memory (source path → newest row); created on request. */
+  private copiesHeldBy(partner: string, create: boolean): Map<string, SnapshotRow> | undefined {
+    const holder = this.system.lookup(partner)?.cell;
+    if (holder === undefined) return undefined;
+    let copies = this.held.get(holder);
+    if (copies === undefined && create) this.held.set(holder, (copies = new Map()));
+    return copies;
   }
 
   /** The actor stopped for good: no more timer, and the copies it held in memory are gone. */

@@ -222,19 +222,11 @@ export function validateTree(spec: TreeSpec, at = '/'): void {
   }
   const path = `${at === '/' ? '' : at}/${checkName(`name of ${at} child`, spec.name)}`;
   const where = `${path}: `;
-  if (spec.kind === 'pool') {
+  if (spec.kind === 'worker' || spec.kind === 'pool') {
     if (!isBehavior(spec.behavior)) throw new ConfigError(`${where}behavior`, 'is not a behavior made by defineActor');
-    checkPoolOptions(spec.options, where);
-    knownKeys(`${path} options`, spec.options, poolKeys());
-    if (spec.options.intensity !== undefined) supervisionConfig({ strategy: 'one-for-one', intensity: spec.options.intensity, children: [] }, where);
-    childSpec(spec.options, where);
-    mailboxConfig(spec.options.mailbox, `${where}mailbox`);
-    return;
-  }
-  if (spec.kind === 'worker') {
-    if (!isBehavior(spec.behavior)) throw new ConfigError(`${where}behavior`, 'is not a behavior made by defineActor');
-    checkObject(`${where}options`, spec.options);
-    knownKeys(`${path} options`, spec.options, CHILD_KEYS);
+    if (spec.kind === 'pool') checkPoolOptions(spec.options, where);
+    else checkObject(`${where}options`, spec.options);
+    knownKeys(`${path} options`, spec.options, spec.kind === 'pool' ? poolKeys() : CHILD_KEYS);
     childSpec(spec.options, where);
     mailboxConfig(spec.options.mailbox, `${where}mailbox`);
     return;

@@ -213,13 +213,11 @@ export class ActorSystem {
     if (node.kind === 'worker') {
       return this.spawnCell(node.behavior, node.name, node.options.args, mailboxConfig(node.options.mailbox), childSpec(node.options, ''), parent);
     }
-    if (node.kind === 'pool') {
-      // The pool's own spec: its restart and shutdown; the rest (breaker, mailbox, …) is the workers'.
-      const { restart, shutdownMs } = node.options;
-      return this.spawnCell(PoolActor, node.name, node, mailboxConfig(undefined), childSpec({ restart, shutdownMs }, ''), parent);
-    }
+    // A supervisor or pool node: its own spec is its restart and shutdown; a pool's other options
+    // (breaker, mailbox, …) are its workers'.
     const { restart, shutdownMs } = node.options;
-    return this.spawnCell(SupervisorActor, node.name, node, mailboxConfig(undefined), childSpec({ restart, shutdownMs }, ''), parent);
+    const behavior = node.kind === 'pool' ? PoolActor : SupervisorActor;
+    return this.spawnCell(behavior, node.name, node, mailboxConfig(undefined), childSpec({ restart, shutdownMs }, ''), parent);
   }
 
   private spawnCell(behavior: Behavior, name: string, args: unknown, mailbox: MailboxConfig, spec: ChildSpec, parent: ActorCell | null): ActorCell {
