@@ -12,11 +12,50 @@ export interface Clock {
 
 export type TimerHandle = unknown;
 
-/** The real clock: monotonic `performance.now()` and Node timers. */
+/**
+ * The longest delay a Node timer honours. Above it Node warns (TimeoutOverflowWarning) and
+ * fires after 1 ms, so longer delays are chained from timers of at most this length.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A delay longer than MAX_TIMER_MS: a chain of Node timers, each re-armed for what is left,
+ * until the whole delay has passed. `timer` is always the hop currently armed, so clearing it
+ * cancels the chain wherever it is. (An infinite delay simply never fires.)
+ */
+class ChainedTimer {
+  timer: NodeJS.Timeout;
+  private remaining: number;
+
+  constructor(
+    private readonly fn: () => void,
+    ms: number,
+  ) {
+    this.remaining = ms;
+    this.timer = this.arm();
+  }
+
+  private arm(): NodeJS.Timeout {
+    const hop = Math.min(this.remaining, MAX_TIMER_MS);
+    this.remaining -= hop;
+    return setTimeout(this.hop, hop);
+  }
+
+  private readonly hop = (): void => {
+    if (this.remaining > 0) this.timer = this.arm();
+    else this.fn();
+  };
+}
+
+/**
+ * The real clock: monotonic `performance.now()` and Node timers. Every runtime delay, however
+ * long the user made it, goes through here; only delays above MAX_TIMER_MS pay for a chain —
+ * the common path is a bare Node timer, as cheap as calling setTimeout directly.
+ */
 export const realClock: Clock = {
   now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+  setTimeout: (fn, ms) => (ms > MAX_TIMER_MS ? new ChainedTimer(fn, ms) : setTimeout(fn, ms)),
+  clearTimeout: (handle) => clearTimeout(handle instanceof ChainedTimer ? handle.timer : (handle as NodeJS.Timeout)),
 };
 
 interface SimTimer {
