@@ -1,4 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { compilePattern, EventBus, matchesTopic } from '../src/events.js';
 import { type ActorEvent, ConfigError, defineActor } from '../src/index.js';
 import { nextTurn, startSystem, until } from './helpers.js';
 
@@ -86,5 +88,64 @@ describe('pub/sub', () => {
     expect(() => system.subscribe(plain, 't')).toThrow(/no onEvent handler/);
     expect(() => system.publish('', 1)).toThrow(ConfigError);
     expect(() => system.publish('a.*', 1)).toThrow(/cannot publish to a pattern/);
+  });
+});
+
+/** The definition, directly: `**` takes any characters, `*` any without a '.', the rest itself.
+ *  Exponential on bad patterns, fine for short ones. */
+function reference(pattern: string, topic: string): boolean {
+  if (pattern === '') return topic === '';
+  if (pattern.startsWith('**')) {
+    for (let k = 0; k <= topic.length; k++) if (reference(pattern.slice(2), topic.slice(k))) return true;
+    return false;
+  }
+  if (pattern[0] === '*') {
+    for (let k = 0; k <= topic.length && (k === 0 || topic[k - 1] !== '.'); k++) {
+      if (reference(pattern.slice(1), topic.slice(k))) return true;
+    }
+    return false;
+  }
+  return topic[0] === pattern[0] && reference(pattern.slice(1), topic.slice(1));
+}
+
+const matches = (pattern: string, topic: string) => matchesTopic(compilePattern(pattern), topic);
+
+describe('pattern matching', () => {
+  it('matches a pathological pattern against long topics correctly, without backtracking', () => {
+    // A backtracking regex needs ~3^(n/2) steps here: 0.5 s at 28 characters, forever at 1000.
+    const pattern = '*a*a*a*a*a*a*a*a*a*a*a*a*c';
+    for (const n of [28, 1000]) {
+      expect(matches(pattern, 'a'.repeat(n))).toBe(false);
+      expect(matches(pattern, 'a'.repeat(n) + 'c')).toBe(true);
+      expect(matches(pattern, 'a'.repeat(n) + '.c')).toBe(false); // '*' never crosses a dot
+    }
+    expect(matches('**a**a**a**a**a**a**a**a**a**a**c', 'a.'.repeat(500))).toBe(false);
+    expect(matches('**a**a**a**a**a**a**a**a**a**a**c', 'a.'.repeat(500) + 'c')).toBe(true);
+    const bus = new EventBus<string>();
+    bus.subscribe('slow', pattern);
+    bus.subscribe('all', '**');
+    expect(bus.match('a'.repeat(1000))).toEqual(['all']);
+    expect(bus.match('a'.repeat(1000) + 'c')).toEqual(['slow', 'all']);
+  });
+
+  it('agrees with the definition on random short patterns and topics', () => {
+    // A tiny alphabet, so that about one pair in eight matches.
+    const pattern = fc.array(fc.constantFrom('a', 'b', '.', '*', '**'), { maxLength: 8 }).map((parts) => parts.join(''));
+    const topic = fc.array(fc.constantFrom('a', 'b', '.', '*'), { maxLength: 12 }).map((parts) => parts.join(''));
+    fc.assert(
+      fc.property(pattern, topic, (p, t) => {
+        expect(matches(p, t)).toBe(reference(p, t));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('treats a pattern without wildcards, and regex metacharacters, literally', () => {
+    expect(matches('a.b', 'a.b')).toBe(true);
+    expect(matches('a.b', 'axb')).toBe(false);
+    expect(matches('a+(b)|[c]$', 'a+(b)|[c]$')).toBe(true);
+    expect(matches('*.^', 'x.^')).toBe(true);
+    expect(matches('breaker.**', 'breaker')).toBe(false);
+    expect(matches('**', '')).toBe(true);
   });
 });
