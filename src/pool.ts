@@ -118,7 +118,7 @@ export const PoolActor: Behavior<PoolState, unknown, PoolSpec> = defineActor<Poo
     const ask = cell.currentAsk;
     const priority = cell.lane - 1; // the message keeps its priority (lane p + 1 holds priority p)
     if (ask === null) {
-      pick(state, null).tell(message, { priority });
+      pick(state, null)!.tell(message, { priority }); // never null: nothing is excluded
       return;
     }
     // The workers get what is left of the caller's deadline.
@@ -126,14 +126,23 @@ export const PoolActor: Behavior<PoolState, unknown, PoolSpec> = defineActor<Poo
   },
 });
 
-/** A worker for the next attempt: not one already tried, not one whose breaker is open. */
-function pick(state: PoolState, exclude: Set<ActorRef> | null): ActorRef {
+/**
+ * A worker for the next attempt: not one already tried; one whose breaker is open or that is
+ * restarting only when no other is left (it fails fast, or answers from an essential fallback).
+ * Null once every worker was tried: the ask must end, never go round again.
+ */
+function pick(state: PoolState, exclude: Set<ActorRef> | null): ActorRef | null {
   const { workers } = state;
   let best: ActorRef | null = null;
   let bestLoad = Infinity;
+  let spare: ActorRef | null = null;
   for (let k = 0; k < workers.length; k++) {
     const worker = workers[(state.next + k) % workers.length]!;
-    if (exclude?.has(worker) || worker.cell.breaker?.state === 'open' || !worker.alive) continue;
+    if (exclude?.has(worker)) continue;
+    if (worker.cell.breaker?.state === 'open' || !worker.alive) {
+      spare ??= worker;
+      continue;
+    }
     if (state.routing === 'round-robin') {
       best = worker;
       break;
@@ -144,9 +153,8 @@ function pick(state: PoolState, exclude: Set<ActorRef> | null): ActorRef {
       bestLoad = load;
     }
   }
-  // All excluded or open: fall back to plain rotation (the ask will fail fast if it must).
-  best ??= workers[state.next % workers.length]!;
-  state.next = (workers.indexOf(best) + 1) % workers.length;
+  best ??= spare;
+  if (best !== null) state.next = (workers.indexOf(best) + 1) % workers.length;
   return best;
 }
 
@@ -176,11 +184,11 @@ function route(state: PoolState, cell: ActorCell, message: unknown, reply: Defer
     if (hedge === null || tried.size >= maxAttempts) return;
     timer = clock.setTimeout(() => {
       timer = null;
-      if (!settled && tried.size < maxAttempts) launch();
+      const worker = settled || tried.size >= maxAttempts ? null : pick(state, tried);
+      if (worker !== null) launch(worker);
     }, threshold());
   };
-  const launch = () => {
-    const worker = pick(state, tried);
+  const launch = (worker: ActorRef) => {
     tried.add(worker);
     running++;
     state.inflight.set(worker, (state.inflight.get(worker) ?? 0) + 1);
@@ -204,9 +212,10 @@ function route(state: PoolState, cell: ActorCell, message: unknown, reply: Defer
         done();
         if (settled) return;
         lastError = error;
-        if (tried.size < maxAttempts && tried.size < state.workers.length) {
+        const next = tried.size < maxAttempts ? pick(state, tried) : null;
+        if (next !== null) {
           if (timer !== null) clock.clearTimeout(timer);
-          launch(); // fail over at once
+          launch(next); // fail over at once
         } else if (running === 0) {
           finish();
           reply.fail(lastError);
@@ -215,5 +224,5 @@ function route(state: PoolState, cell: ActorCell, message: unknown, reply: Defer
     );
     armHedge();
   };
-  launch();
+  launch(pick(state, tried)!); // nothing tried yet: never null
 }

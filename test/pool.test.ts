@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../actors/rng.js';
-import { type ActorRef, type Clock, ConfigError, defineActor, pool, SimulatedClock, supervisor, TimeoutError } from '../src/index.js';
+import { type ActorRef, CircuitOpenError, type Clock, ConfigError, defineActor, pool, SimulatedClock, supervisor, TimeoutError } from '../src/index.js';
 import { nextTurn, startSystem, until } from './helpers.js';
 
 /** A worker whose reply latency (on the given clock) depends on its name and the time. */
@@ -136,6 +136,27 @@ describe('pool', () => {
     const answer = system.lookup('/p')!.ask('x', { timeoutMs: 100 }).catch((e: unknown) => e);
     await settleOn(clock, 110, 10);
     expect(await answer).toBeInstanceOf(TimeoutError);
+  });
+
+  it('ends an ask once every worker was tried, when all breakers are open, and leaves the event loop free', async () => {
+    const clock = new SimulatedClock(); // the breakers stay open: their reset never comes
+    const system = await startSystem({ clock });
+    const Fragile = defineActor<null, string>({
+      receive(_s, msg, ctx) {
+        if (msg === 'boom') throw new Error('broken');
+        ctx.reply(msg);
+      },
+    });
+    await system.start(pool('p', Fragile, { size: 2, hedge: { afterMs: 50 }, breaker: { failureThreshold: 1, resetTimeoutMs: 60_000 } }));
+    for (const name of ['0', '1']) await system.lookup(`/p/${name}`)!.ask('boom').catch(() => {}); // a crash opens its breaker
+    expect(system.tree()[0]!.children.map((c) => c.breaker)).toEqual(['open', 'open']);
+    let timerFired = false;
+    setImmediate(() => (timerFired = true)); // starves if the pool retries in microtasks forever
+    const p = system.lookup('/p')!;
+    const outcomes = await Promise.all(Array.from({ length: 200 }, (_, i) => p.ask(`q${i}`, { timeoutMs: 1000 }).catch((e: unknown) => e)));
+    expect(outcomes.every((e) => e instanceof CircuitOpenError)).toBe(true);
+    await nextTurn();
+    expect(timerFired).toBe(true);
   });
 
   it('refuses bad pool options with a ConfigError naming them', async () => {
