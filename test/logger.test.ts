@@ -38,7 +38,7 @@ describe('logger option', () => {
     expect(error.message).toMatch(/must be one of trace, debug, info, warn, error, fatal, silent \(got "nope"\)/);
     // Inherited names are not levels either (pino itself would take 'toString').
     expect((await startError({ logger: { level: 'toString' } })).option).toBe('logger.level');
-    expect((await startError({ logger: { level: 35 } })).option).toBe('logger.level');
+    expect((await startError({ logger: { level: 35 as never } })).option).toBe('logger.level');
   });
 
   it('refuses a level missing from useOnlyCustomLevels, and other options pino refuses, as ConfigErrors', async () => {
