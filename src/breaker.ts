@@ -14,6 +14,10 @@
  * - `halfOpen` up to `halfOpenMaxCalls` probes in flight (one for an essential breaker: one probe
  *              per reset period, everything else gets the fallback); `successThreshold` probe
  *              successes → `closed` (and the re-open count is forgotten); a probe failure → `open`.
+ *              A probe that never ends (a call without a timeout) must not hold the breaker for
+ *              good: a reset period after the last probe was let through, the slots of probes
+ *              still in flight are reclaimed and new probes may go. Each grant re-enters the
+ *              state to re-arm that delay; with no probe in flight no timer is kept.
  * Results of calls admitted in an earlier state (a closed-state call finishing while half-open)
  * are ignored by the machine: only probes decide a half-open breaker.
  *
@@ -203,6 +207,7 @@ export const breakerMachine = setup({
     failureThresholdReached: ({ context }) => context.failures + 1 >= context.options.failureThreshold,
     hasFailures: ({ context }) => context.failures > 0,
     isProbe,
+    probesInFlight: ({ context }) => context.probes > 0,
     probeSlotFree: ({ context }) => context.probes < (context.options.essential ? 1 : context.options.halfOpenMaxCalls),
     successThresholdReached: ({ context, event }) => isProbe({ event }) && context.successes + 1 >= context.options.successThreshold,
     latencyHigh: ({ context, event }) => event.type === 'LATENCY' && tooSlow(context.options, event.p95, event.samples),
@@ -229,6 +234,8 @@ export const breakerMachine = setup({
       probes: ({ context }) => Math.max(0, context.probes - 1),
     }),
     releaseProbe: assign({ probes: ({ context }) => Math.max(0, context.probes - 1) }),
+    /** Probes outlived a reset period: their slots are free again (a late verdict still counts). */
+    reclaimProbes: assign({ probes: 0 }),
     close: assign({ failures: 0, successes: 0, probes: 0, reopens: 0 }),
   },
   delays: {
@@ -266,15 +273,17 @@ export const breakerMachine = setup({
     },
     open: {
       entry: 'drawResetDelay',
-      after: { resetDelay: { target: 'halfOpen' } },
+      after: { resetDelay: { target: 'halfOpen', actions: 'startProbing' } },
       on: {
         RESET: { target: 'closed', actions: 'close' },
       },
     },
     halfOpen: {
-      entry: 'startProbing',
+      // Not an entry action: re-entering (below) must keep the period's counts.
+      after: { resetDelay: { guard: 'probesInFlight', target: 'halfOpen', reenter: true, actions: 'reclaimProbes' } },
       on: {
-        PROBE: { guard: 'probeSlotFree', actions: 'takeProbe' },
+        // re-entering re-arms the reclaim delay from this grant
+        PROBE: { guard: 'probeSlotFree', target: 'halfOpen', reenter: true, actions: 'takeProbe' },
         SUCCESS: [
           { guard: 'successThresholdReached', target: 'closed', actions: 'close' },
           { guard: 'isProbe', actions: 'countProbeSuccess' },

@@ -241,6 +241,39 @@ describe('Breaker', () => {
     b.stop();
   });
 
+  it('lets a new probe through a reset period after a probe that never ends, and idles without a timer', () => {
+    const { b, clock, transitions } = breaker({ failureThreshold: 1, resetTimeoutMs: 100 });
+    b.failure();
+    clock.advance(100);
+    expect(b.acquire()).toBe(Admission.probe); // its caller never reports back
+    clock.advance(99);
+    expect(b.acquire()).toBe(Admission.reject); // the slot is still held
+    clock.advance(1);
+    const probe = b.acquire();
+    expect(probe).toBe(Admission.probe);
+    b.success(3, probe);
+    expect(b.state).toBe('closed');
+    expect(transitions).toEqual(['closed->open', 'open->halfOpen', 'halfOpen->closed']);
+    b.trip();
+    clock.advance(200);
+    expect(b.state).toBe('halfOpen');
+    expect(clock.pendingTimers).toBe(0); // no probe in flight: nothing to reclaim, no timer kept
+    b.stop();
+  });
+
+  it('essential: a hung probe does not hold the breaker, the next reset period probes again', () => {
+    const { b, clock } = breaker({ failureThreshold: 1, resetTimeoutMs: 50, essential: true });
+    b.failure();
+    clock.advance(50);
+    expect(b.acquire()).toBe(Admission.probe); // hangs
+    clock.advance(49);
+    expect(b.acquire()).toBe(Admission.fallback);
+    clock.advance(1);
+    expect(b.acquire()).toBe(Admission.probe);
+    expect(b.acquire()).toBe(Admission.fallback); // still one probe per period
+    b.stop();
+  });
+
   it('essential: fallback instead of refusal while open and past the probe', () => {
     const { b, clock } = breaker({ failureThreshold: 1, resetTimeoutMs: 50, essential: true });
     b.failure();

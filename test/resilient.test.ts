@@ -512,6 +512,31 @@ describe('resilient: fallback', () => {
     expect(probe.value).toBe('live');
     expect(call.breaker!.state).toBe('closed');
   });
+  it('essential breaker without timeoutMs: a probe that never ends does not serve the fallback for good', async () => {
+    const clock = new SimulatedClock();
+    const t = target(clock);
+    let mode: 'down' | 'hang' | 'up' = 'down';
+    t.plan = () => (mode === 'hang' ? 'hang' : mode === 'up' ? { ms: 5, value: 'live' } : { ms: 1, error: new Error('down') });
+    const call = wrap(t.fn, { clock, breaker: { essential: true, failureThreshold: 1, resetTimeoutMs: 100 }, fallback: 'stale' });
+    track(call());
+    await advance(clock, 2);
+    expect(call.breaker!.state).toBe('open');
+    await advance(clock, 100);
+    mode = 'hang';
+    const stuck = track(call()); // the half-open probe: never settles, no timeout to end it
+    await flush();
+    expect(t.calls).toHaveLength(2);
+    await advance(clock, 99);
+    expect(await call()).toBe('stale'); // the probe slot is still taken
+    mode = 'up';
+    await advance(clock, 1);
+    const probe = track(call()); // a reset period later: a new probe
+    await advance(clock, 5);
+    expect(t.calls).toHaveLength(3);
+    expect(probe.value).toBe('live');
+    expect(call.breaker!.state).toBe('closed');
+    expect(stuck.done).toBe(false);
+  });
 });
 
 describe('resilient: composition with a shared breaker', () => {
