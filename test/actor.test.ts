@@ -284,20 +284,30 @@ describe('stop and shutdown', () => {
 
   it('lets the handler in flight finish before stopping', async () => {
     const system = await startSystem();
+    // The handler ends when the test says so, not on a timer: no race with the stop.
+    let release!: () => void;
+    const handling: unknown[] = [];
     let finished = false;
     const ref = system.spawn(
       defineActor({
-        async receive() {
-          await new Promise((r) => setTimeout(r, 5));
+        async receive(_s, m) {
+          handling.push(m);
+          await new Promise<void>((resolve) => (release = resolve));
           finished = true;
         },
       }),
     );
     ref.tell('work');
     ref.tell('queued');
-    await nextTurn();
-    await system.stop(ref);
+    await until(() => handling.length === 1);
+    let stopped = false;
+    const stop = system.stop(ref).then(() => (stopped = true));
+    for (let i = 0; i < 5; i++) await nextTurn();
+    expect(stopped).toBe(false); // waiting for the handler
+    release();
+    await stop;
     expect(finished).toBe(true);
+    expect(handling).toEqual(['work']);
     expect(system.deadLetters.list().map((l) => l.message)).toEqual(['queued']);
   });
 
