@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import { ConfigError } from './errors.js';
 import type { ActorEvent } from './events.js';
+import { isAsyncFunction } from './handler-scope.js';
 import type { ChildOptions } from './supervisor.js';
 import type { ActorRef } from './ref.js';
 
@@ -101,10 +102,20 @@ export interface ActorDefinition<S, M, A = unknown> {
 }
 
 const BEHAVIOR = Symbol.for('genesis.behavior');
+/** Which handlers are `async` functions (bits below): those run tracked across their awaits. */
+export const ASYNC_HANDLERS = Symbol('genesis.asyncHandlers');
+export const enum Handler {
+  Init = 1,
+  Receive = 2,
+  ReceiveBatch = 4,
+  OnEvent = 8,
+  OnSignal = 16,
+}
 
 export interface Behavior<S = any, M = any, A = any> extends Readonly<ActorDefinition<S, M, A>> {
   readonly version: number;
   readonly [BEHAVIOR]: true;
+  readonly [ASYNC_HANDLERS]: number;
 }
 
 const HANDLERS = ['init', 'receive', 'receiveBatch', 'onEvent', 'onSignal', 'terminate', 'migrate'] as const;
@@ -126,7 +137,13 @@ export function defineActor<S, M = unknown, A = any>(definition: ActorDefinition
   if (!Number.isInteger(version) || version < 1) {
     throw new ConfigError('defineActor: version', `must be a positive integer (got ${definition.version})`);
   }
-  return Object.freeze({ ...definition, version, [BEHAVIOR]: true as const });
+  const asyncHandlers =
+    (isAsyncFunction(definition.init) ? Handler.Init : 0) |
+    (isAsyncFunction(definition.receive) ? Handler.Receive : 0) |
+    (isAsyncFunction(definition.receiveBatch) ? Handler.ReceiveBatch : 0) |
+    (isAsyncFunction(definition.onEvent) ? Handler.OnEvent : 0) |
+    (isAsyncFunction(definition.onSignal) ? Handler.OnSignal : 0);
+  return Object.freeze({ ...definition, version, [BEHAVIOR]: true as const, [ASYNC_HANDLERS]: asyncHandlers });
 }
 
 export function isBehavior(value: unknown): value is Behavior {

@@ -9,17 +9,22 @@
  */
 import type { Admission, Breaker } from './breaker.js';
 import type { Clock, TimerHandle } from './clock.js';
-import { ActorStoppedError, MailboxFullError, SystemStoppedError, TimeoutError } from './errors.js';
+import { ActorStoppedError, MailboxFullError, TimeoutError } from './errors.js';
 import { LinkedList } from './linked-list.js';
 
 /** The bookkeeping an actor keeps about asks: what it waits on, which replies it deferred. */
 export interface AskParty {
-  /** Actors this one has asks outstanding to (for deadlock detection). */
-  waitingOn: AskParty[] | null;
+  /** Asks this actor's current handler has outstanding (deadlock detection). */
+  waitingOn: PendingAsk[] | null;
   /** Asks this one took over with `ctx.deferReply()` and has not answered yet. */
   deferred: Set<PendingAsk> | null;
 }
 
+/**
+ * One ask in flight. Asks are also the nodes of the wait-for graph deadlock detection walks: an
+ * ask waits on its target's handler (while that holds the mailbox), and a deferred ask on the
+ * asks its forwarder made on its behalf (`dependents`).
+ */
 export class PendingAsk {
   resolve!: (value: unknown) => void;
   reject!: (reason: unknown) => void;
@@ -30,7 +35,11 @@ export class PendingAsk {
   next: PendingAsk | null = null;
   list: DeadlineList | null = null;
   /** The asker's `waitingOn` list this ask was added to (deadlock detection). */
-  waitList: AskParty[] | null = null;
+  waitList: PendingAsk[] | null = null;
+  /** The deferred ask this one was made on behalf of, if any. */
+  cause: PendingAsk | null = null;
+  /** Asks made on behalf of this one by the actor handling it (a forwarder, a pool). */
+  dependents: PendingAsk[] | null = null;
   /** The actor that deferred its reply, until it answers. */
   deferredBy: AskParty | null = null;
   /** Removes the AbortSignal listener, when the caller passed a signal. */
@@ -73,13 +82,25 @@ export class PendingAsk {
     if (this.settled) return false;
     const breaker = this.breaker;
     if (breaker !== null) {
-      // The target timing out, crashing or drowning counts against it; the caller giving up
-      // (abort), a missing reply or a shutdown says nothing about its health.
+      // The target timing out, crashing or drowning counts against it; a missing reply or a
+      // shutdown says nothing about its health.
       if (countsAgainstTarget(error)) breaker.failure(this.admission);
       else breaker.release(this.admission);
     }
     this.finish();
     this.reject(error);
+    return true;
+  }
+
+  /**
+   * The caller gave up (its signal aborted: its own timeout, a hedge it no longer needs): the
+   * ask ends with `reason`, which never counts against the target, whatever it is.
+   */
+  abandon(reason: unknown): boolean {
+    if (this.settled) return false;
+    this.breaker?.release(this.admission);
+    this.finish();
+    this.reject(reason);
     return true;
   }
 
@@ -90,8 +111,13 @@ export class PendingAsk {
     // list is gone and a newer handler's entries must not be touched.
     const waitList = this.waitList;
     if (waitList !== null) {
-      const i = waitList.indexOf(this.to);
+      const i = waitList.indexOf(this);
       if (i >= 0) waitList.splice(i, 1);
+    }
+    const dependents = this.cause?.dependents;
+    if (dependents != null) {
+      const i = dependents.indexOf(this);
+      if (i >= 0) dependents.splice(i, 1);
     }
     if (this.deferredBy !== null) this.deferredBy.deferred?.delete(this);
     if (this.onSettle !== null) this.onSettle();
@@ -101,11 +127,12 @@ export class PendingAsk {
 const LATENCY_SAMPLE = 4; // a power of two
 let latencySample = 0;
 
+/** Every crash of the target counts (whatever it threw), as do its timeouts and a full mailbox. */
 function countsAgainstTarget(error: unknown): boolean {
   return (
     error instanceof TimeoutError ||
     error instanceof MailboxFullError ||
-    (error instanceof ActorStoppedError && !(error instanceof SystemStoppedError) && error.cause !== undefined)
+    (error instanceof ActorStoppedError && error.crashed)
   );
 }
 

@@ -1,28 +1,35 @@
 /**
- * ActorCell: the runtime side of one actor — its state, mailbox, lifecycle and children. The
- * cell is also the `ctx` its handlers receive (one object per actor, not one per message).
+ * ActorCell: the runtime side of one actor — its state, mailbox, lifecycle and children. Its
+ * handlers get a `ctx` (ActorContext) per incarnation that forwards here.
  *
  * Lifecycle: starting (init in flight) → running → [restarting → starting → running]* →
  * stopping → stopped (or failed, when an escalation reached the root). The cell — and so its
- * ref, path and mailbox — survives restarts; each run from init to the end of terminate is one
- * incarnation. Ending an incarnation waits for the handler in flight (at most `shutdownMs`,
- * then it is abandoned: killed), stops the children in reverse start order, then runs terminate.
+ * ref, path and mailbox — survives restarts, its own and its parent's; each run from init to
+ * the end of terminate is one incarnation. Ending an incarnation has one budget (`shutdownMs`,
+ * or less when a parent's budget is tighter): it waits for the handler in flight (killed when
+ * the budget runs out), ends the children in reverse start order, then runs terminate — only
+ * for an incarnation whose init completed.
  */
 import type { Logger } from 'pino';
-import type {
-  AskOptions,
-  Behavior,
-  Context,
-  DeferredReply,
-  ExitReason,
-  Signal,
-  SpawnOptions,
-  TellOptions,
+import {
+  ASYNC_HANDLERS,
+  type AskOptions,
+  type Behavior,
+  type Context,
+  type DeferredReply,
+  type ExitReason,
+  Handler,
+  type Signal,
+  type SpawnOptions,
+  type TellOptions,
 } from './actor.js';
+import { adopt } from './adopt.js';
 import { type AskParty, PendingAsk } from './ask.js';
 import type { DeadLetterReason } from './dead-letters.js';
 import { ActorStoppedError, ConfigError, NoReplyError } from './errors.js';
 import type { ActorEvent } from './events.js';
+import { type HandlerRun, runTracked } from './handler-scope.js';
+import { Lifecycle, StopBudget } from './lifecycle.js';
 import { evicted, Mailbox, type MailboxConfig, Offer, SYSTEM_LANE } from './mailbox.js';
 import { ActorRef, checkPriority } from './ref.js';
 import type { Runnable } from './scheduler.js';
@@ -56,46 +63,15 @@ interface Control {
 
 const RESOLVED = Promise.resolve();
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
-}
+/** The state of an incarnation whose init has not completed (terminate is not run for it). */
+const UNSTARTED: unique symbol = Symbol('genesis.unstarted');
 
 /**
  * The cell *is* its mailbox (it extends Mailbox) rather than holding one: one object fewer per
  * actor (memory, GC, spawn time) and one indirection fewer on every tell and take.
  */
-/**
- * Stop and restart bookkeeping. Kept off the cell until an actor first stops, crashes or is
- * asked to stop: most actors never do, and each field here would cost every actor 8 bytes.
- */
-class Lifecycle {
-  /** A deliberate stop (system.stop) asked for during this actor's own handler. */
-  stopRequested: ExitReason | null = null;
-  /** ctx.stop(): a normal exit of its own, reported to the supervisor once the handler ends. */
-  exitRequested = false;
-  restarts = 0;
-  /** Consecutive restarts, for backoff growth. */
-  backoffStep = 0;
-  /** The restart plan this actor is part of, if any (a newer plan supersedes an older one). */
-  plan: object | null = null;
-  exitReason: ExitReason | null = null;
-  lastCrash: { message: unknown; count: number } | null = null;
-  ending: Promise<void> | null = null;
-  stopped: Promise<void> | null = null;
-  stopWaiters: (() => void)[] | null = null;
-  idleWaiters: (() => void)[] | null = null;
-  /** Actors this one watches. */
-  watching: Set<ActorCell> | null = null;
-  /** Actors that watch this one. */
-  watchers: Set<ActorCell> | null = null;
-  /** Topics this actor subscribed to. */
-  topics: string[] | null = null;
-  /** When the current incarnation started (clock ms), for the backoff reset. */
-  startedAt = 0;
-}
-
 export class ActorCell extends Mailbox implements Runnable, AskParty {
-  state: unknown = undefined;
+  state: unknown = UNSTARTED;
   status: Status = Status.Starting;
   /** Someone will look at the mailbox: queued to run, running, or a handler/init in flight. */
   scheduled = true;
@@ -115,9 +91,10 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
   /** Guards asks to this actor; created on the first ask (most actors are never asked). */
   breaker: Breaker | null = null;
   /** Stop and restart bookkeeping, created on first need (see Lifecycle). */
-  private lifecycle: Lifecycle | null = null;
+  private lifecycle: Lifecycle<ActorCell> | null = null;
   children: Map<string, ActorCell> | null = null;
-  waitingOn: AskParty[] | null = null;
+  /** Asks this actor's current handler has outstanding (deadlock detection). */
+  waitingOn: PendingAsk[] | null = null;
   deferred: Set<PendingAsk> | null = null;
   private logger: Logger | null = null;
 
@@ -127,10 +104,11 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
     readonly parentCell: ActorCell | null,
     readonly name: string,
     readonly path: string,
-    readonly args: unknown,
+    /** init's argument; replaced when a restarting parent adopts this actor again. */
+    public args: unknown,
     mailbox: MailboxConfig,
-    /** Restart type, shutdownMs, maxMessageCrashes. */
-    readonly spec: ChildSpec,
+    /** Restart type, shutdownMs, maxMessageCrashes, breaker… (replaced like args). */
+    public spec: ChildSpec,
   ) {
     super(mailbox);
     this.ref = new ActorRef(this);
@@ -142,8 +120,8 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
   }
 
   /** @internal */
-  get life(): Lifecycle {
-    return (this.lifecycle ??= new Lifecycle());
+  get life(): Lifecycle<ActorCell> {
+    return (this.lifecycle ??= new Lifecycle<ActorCell>());
   }
 
   get restarts(): number {
@@ -185,6 +163,11 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
     this.life.plan = plan;
   }
 
+  /** Ended by its parent's restart, waiting for the parent's next init to adopt it again. */
+  get held(): boolean {
+    return this.lifecycle?.held ?? false;
+  }
+
   // ---- Context -------------------------------------------------------------------------
 
   get self(): ActorRef {
@@ -203,7 +186,16 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
     return this.system.mode;
   }
 
+  /**
+   * Not yet stopped for good. A stopping actor (its terminate still running) is alive: it still
+   * holds its name and is found by lookup, though it takes no new messages.
+   */
   get isAlive(): boolean {
+    return this.status < Status.Stopped;
+  }
+
+  /** Takes messages: not stopping or stopped. */
+  get isActive(): boolean {
     return this.status < Status.Stopping;
   }
 
@@ -211,9 +203,14 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
     return this.status === Status.Running;
   }
 
-  /** A handler (or init) of this actor is running or awaited. */
+  /** A handler (or init) of this actor is running or awaited: it holds its mailbox. */
   get inHandler(): boolean {
     return this.busy || this.system.current === this;
+  }
+
+  /** The run of this actor's tracked async handler, when `run` is it (a stale run is not). */
+  ownsRun(run: HandlerRun): boolean {
+    return this.busy && this.lifecycle?.run === run;
   }
 
   snapshotNow(): Promise<number> {
@@ -237,6 +234,19 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
     return this.system.ask(ref.cell, message, options, this) as Promise<R>;
   }
 
+  /**
+   * An ask made on behalf of `cause` (an ask this actor deferred) outside its handler — a
+   * forwarder's later attempt — so that deadlock detection can follow it.
+   */
+  askFor<R = unknown>(ref: ActorRef, message: unknown, options: AskOptions | undefined, cause: PendingAsk): Promise<R> {
+    return this.system.ask(ref.cell, message, options, this, cause) as Promise<R>;
+  }
+
+  /** The ask a handler of this actor is working for: the one it handles, or just deferred. */
+  get askInHand(): PendingAsk | null {
+    return this.currentAsk ?? this.lifecycle?.handling ?? null;
+  }
+
   reply(value: unknown): boolean {
     const ask = this.currentAsk;
     if (ask === null) {
@@ -254,6 +264,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
     if (!ask.settled) {
       ask.deferredBy = this;
       (this.deferred ??= new Set()).add(ask);
+      this.life.handling = ask;
     }
     const reply = ((value: unknown) => ask.succeed(value)) as DeferredReply;
     reply.fail = (error: unknown) => ask.fail(error);
@@ -349,41 +360,58 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
   // ---- Running -------------------------------------------------------------------------
 
   /**
+   * Calls a handler that is an `async` function inside a tracked run, so that asks it makes
+   * after an await are still attributed to this actor (sync handlers are called directly).
+   */
+  private tracked(fn: (a: unknown, b: unknown, ctx: Context) => unknown, a: unknown, b: unknown): unknown {
+    const run: HandlerRun = { owner: this };
+    this.life.run = run;
+    return runTracked(run, () => fn.call(this.behavior, a, b, this.ctx));
+  }
+
+  /**
    * Runs init for a new incarnation: a sync init leaves the actor running at once, an async one
    * holds the mailbox until it settles. A throw is a crash, reported to the supervisor.
    */
   start(): void {
     const system = this.system;
+    const behavior = this.behavior;
     const previous = system.current;
     const epoch = this.epoch;
     system.current = this;
     let result: unknown;
     try {
-      result = this.behavior.init === undefined ? undefined : this.behavior.init(this.args, this.ctx);
+      if (behavior.init === undefined) result = undefined;
+      else if ((behavior[ASYNC_HANDLERS] & Handler.Init) === 0) result = behavior.init(this.args, this.ctx);
+      else result = this.tracked(behavior.init as never, this.args, this.ctx);
     } catch (error) {
       system.current = previous;
       this.crash(error, undefined, undefined, 'init');
       return;
     }
     system.current = previous;
-    if (isThenable(result)) {
+    const async = adopt(
+      result,
+      (state) => {
+        if (epoch !== this.epoch) return; // abandoned (killed while init hung)
+        this.busy = false;
+        this.endRun();
+        if (this.status !== Status.Starting) return this.notifyIdle();
+        this.state = state;
+        this.initialized();
+      },
+      (error) => {
+        if (epoch !== this.epoch) return;
+        this.busy = false;
+        this.endRun();
+        this.crash(error, undefined, undefined, 'init');
+      },
+    );
+    if (async) {
       this.busy = true;
-      result.then(
-        (state) => {
-          if (epoch !== this.epoch) return; // abandoned (killed while init hung)
-          this.busy = false;
-          if (this.status !== Status.Starting) return this.notifyIdle();
-          this.state = state;
-          this.initialized();
-        },
-        (error) => {
-          if (epoch !== this.epoch) return;
-          this.busy = false;
-          this.crash(error, undefined, undefined, 'init');
-        },
-      );
       return;
     }
+    this.endRun();
     if (this.status !== Status.Starting) return; // it crashed or was stopped during its own init
     this.state = result;
     this.initialized();
@@ -392,7 +420,28 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
   private initialized(): void {
     this.status = Status.Running;
     this.system.restoreState(this);
+    // Children of the previous incarnation that this init did not take up again leave now.
+    if (this.children !== null) this.releaseHeldChildren();
+    this.settleStart(true);
     if (!this.afterHandler()) this.resume();
+  }
+
+  /**
+   * Resolves true once the current incarnation is running, false if the actor stops for good,
+   * is held by its parent's restart, or its parent begins to end, first.
+   */
+  whenStarted(): Promise<boolean> {
+    if (this.status === Status.Running) return Promise.resolve(true);
+    if (this.status >= Status.Stopping || this.held) return Promise.resolve(false);
+    return new Promise((resolve) => (this.life.startWaiters ??= []).push(resolve));
+  }
+
+  private settleStart(started: boolean): void {
+    const life = this.lifecycle;
+    const waiters = life?.startWaiters;
+    if (waiters == null) return;
+    life!.startWaiters = null;
+    for (const resolve of waiters) resolve(started);
   }
 
   /** Called by the scheduler: handles up to `throughput` messages. */
@@ -435,8 +484,12 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
     let result: unknown;
     if (behavior.receiveBatch === undefined) {
       try {
-        result = behavior.receive!(this.state, message, this.ctx);
+        result =
+          (behavior[ASYNC_HANDLERS] & Handler.Receive) === 0
+            ? behavior.receive!(this.state, message, this.ctx)
+            : this.tracked(behavior.receive as never, this.state, message);
       } catch (error) {
+        this.endRun();
         this.crash(error, message, undefined, 'receive');
         return 1;
       }
@@ -449,8 +502,12 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
     const max = mailbox.config.batchSize;
     if (lane !== SYSTEM_LANE) while (batch.length < max && mailbox.nextIsTellInLane(lane)) batch.push(mailbox.take());
     try {
-      result = behavior.receiveBatch(this.state, batch, this.ctx);
+      result =
+        (behavior[ASYNC_HANDLERS] & Handler.ReceiveBatch) === 0
+          ? behavior.receiveBatch(this.state, batch, this.ctx)
+          : this.tracked(behavior.receiveBatch as never, this.state, batch);
     } catch (error) {
+      this.endRun();
       this.crash(error, batch, undefined, 'receiveBatch');
       return batch.length;
     }
@@ -465,11 +522,19 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
     const behavior = this.behavior;
     let result: unknown;
     try {
-      result =
-        behavior.receive !== undefined
-          ? behavior.receive(this.state, message, this.ctx)
-          : behavior.receiveBatch!(this.state, [message], this.ctx);
+      if (behavior.receive !== undefined) {
+        result =
+          (behavior[ASYNC_HANDLERS] & Handler.Receive) === 0
+            ? behavior.receive(this.state, message, this.ctx)
+            : this.tracked(behavior.receive as never, this.state, message);
+      } else {
+        result =
+          (behavior[ASYNC_HANDLERS] & Handler.ReceiveBatch) === 0
+            ? behavior.receiveBatch!(this.state, [message], this.ctx)
+            : this.tracked(behavior.receiveBatch as never, this.state, [message]);
+      }
     } catch (error) {
+      this.endRun();
       this.crash(error, message, ask, 'receive');
       return;
     }
@@ -477,10 +542,15 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
   }
 
   private handleEvent(event: ActorEvent): void {
+    const behavior = this.behavior;
     let result: unknown;
     try {
-      result = this.behavior.onEvent!(this.state, event, this.ctx);
+      result =
+        (behavior[ASYNC_HANDLERS] & Handler.OnEvent) === 0
+          ? behavior.onEvent!(this.state, event, this.ctx)
+          : this.tracked(behavior.onEvent as never, this.state, event);
     } catch (error) {
+      this.endRun();
       this.crash(error, event, EVENT, 'onEvent');
       return;
     }
@@ -507,12 +577,17 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
   }
 
   private handleSignal(signal: Signal): void {
-    const onSignal = this.behavior.onSignal;
+    const behavior = this.behavior;
+    const onSignal = behavior.onSignal;
     if (onSignal === undefined) return;
     let result: unknown;
     try {
-      result = onSignal(this.state, signal, this.ctx);
+      result =
+        (behavior[ASYNC_HANDLERS] & Handler.OnSignal) === 0
+          ? onSignal(this.state, signal, this.ctx)
+          : this.tracked(onSignal as never, this.state, signal);
     } catch (error) {
+      this.endRun();
       this.crash(error, signal, SIGNAL, 'onSignal');
       return;
     }
@@ -522,25 +597,27 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
   /** Applies a handler's result: the new state now, or once its promise settles. */
   private settle(result: unknown, message: unknown, ask: PendingAsk | undefined, where: string): void {
     if (result !== undefined) {
-      if (isThenable(result)) {
+      const epoch = this.epoch;
+      const async = adopt(
+        result,
+        (state) => {
+          if (epoch !== this.epoch) return; // abandoned: the actor was killed meanwhile
+          this.busy = false;
+          if (state !== undefined) this.state = state;
+          this.finishHandler(ask);
+          if (this.status === Status.Running) {
+            if (!this.afterHandler()) this.resume();
+          } else this.notifyIdle();
+        },
+        (error) => {
+          if (epoch !== this.epoch) return;
+          this.busy = false;
+          this.endRun();
+          this.crash(error, message, ask ?? (where === 'onEvent' ? EVENT : undefined), where);
+        },
+      );
+      if (async) {
         this.busy = true;
-        const epoch = this.epoch;
-        result.then(
-          (state) => {
-            if (epoch !== this.epoch) return; // abandoned: the actor was killed meanwhile
-            this.busy = false;
-            if (state !== undefined) this.state = state;
-            this.finishHandler(ask);
-            if (this.status === Status.Running) {
-              if (!this.afterHandler()) this.resume();
-            } else this.notifyIdle();
-          },
-          (error) => {
-            if (epoch !== this.epoch) return;
-            this.busy = false;
-            this.crash(error, message, ask ?? (where === 'onEvent' ? EVENT : undefined), where);
-          },
-        );
         return;
       }
       this.state = result;
@@ -551,10 +628,20 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
 
   private finishHandler(ask: PendingAsk | undefined): void {
     this.waitingOn = null; // asks still outstanding no longer block this actor
+    this.endRun();
     if (this.snap !== null) this.system.snapshotting.afterHandler(this, this.snap);
     if (ask !== undefined && this.currentAsk === ask) {
       this.currentAsk = null;
       ask.fail(new NoReplyError(this.path));
+    }
+  }
+
+  /** The handler has ended: it no longer works for a deferred ask, nor owns a tracked run. */
+  private endRun(): void {
+    const life = this.lifecycle;
+    if (life !== null) {
+      life.handling = null;
+      life.run = null;
     }
   }
 
@@ -587,11 +674,11 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
   /**
    * A handler (or init) threw or rejected. The message goes to dead letters with the error — or,
    * under `maxMessageCrashes` > 1, back to the front of its lane for the next incarnation — its
-   * asker gets ActorStoppedError (cause: the error), and the supervisor decides what follows.
+   * asker gets ActorStoppedError (crashed, cause: the error), and the supervisor decides.
    */
   crash(error: unknown, message: unknown, meta: unknown, where: string): void {
     // An escalation from below is not this actor's handler failing: a handler in flight keeps
-    // its ask and gets shutdownMs to finish (ending the incarnation waits for it).
+    // its ask and gets the stop budget to finish (ending the incarnation waits for it).
     if (where !== 'supervision') {
       this.currentAsk = null;
       this.waitingOn = null;
@@ -603,7 +690,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
       // A handler that settled while the actor was already being stopped: nothing to supervise.
       this.log.error({ err: error, in: where }, `actor ${this.path} failed in ${where} while stopping`);
       if (where !== 'init' && where !== 'supervision') this.system.deadLetters.record(this.path, message, 'crashed', error);
-      ask?.fail(new ActorStoppedError(this.path, `actor ${this.path} crashed handling the ask`, { cause: error }));
+      ask?.fail(crashedError(this.path, error));
       this.notifyIdle();
       return;
     }
@@ -611,7 +698,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
     if (where !== 'init' && where !== 'supervision' && !this.redeliver(message, meta, where)) {
       const messages = where === 'receiveBatch' ? (message as unknown[]) : [message];
       for (const m of messages) this.system.deadLetters.record(this.path, m, 'crashed', error);
-      ask?.fail(new ActorStoppedError(this.path, `actor ${this.path} crashed handling the ask`, { cause: error }));
+      ask?.fail(crashedError(this.path, error));
     }
     // A deliberate stop asked for during the handler stands: no restart.
     const stop = this.lifecycle?.stopRequested;
@@ -642,86 +729,178 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
   // ---- Ending an incarnation, restarting, stopping -------------------------------------
 
   /**
-   * Ends the current incarnation: waits for the handler in flight (killing it after
-   * shutdownMs), stops the children in reverse start order, runs terminate. Idempotent.
+   * Ends the current incarnation within its stop budget (`shutdownMs`, or `deadline` when that
+   * is sooner): waits for the handler in flight, ends the children in reverse start order — held
+   * for this actor's next init when `forRestart`, else stopped for good — and runs terminate if
+   * the incarnation had started. Idempotent; a later call can only tighten the deadline.
    */
-  endIncarnation(reason: ExitReason): Promise<void> {
+  endIncarnation(reason: ExitReason, forRestart: boolean, deadline = Infinity): Promise<void> {
     const life = this.life;
-    return (life.ending ??= this.runEnd(reason));
+    if (life.ending !== null) {
+      this.tighten(deadline);
+      return life.ending;
+    }
+    life.budget = new StopBudget(this.system.clock);
+    this.tighten(Math.min(deadline, this.system.clock.now() + this.spec.shutdownMs));
+    return (life.ending = this.runEnd(reason, forRestart, life.budget));
   }
 
-  private async runEnd(reason: ExitReason): Promise<void> {
-    const shutdownMs = this.spec.shutdownMs;
+  /** Lowers the deadline of the ending incarnation, and of its children's stops. */
+  private tighten(deadline: number): void {
+    const budget = this.lifecycle?.budget;
+    if (budget == null || deadline >= budget.deadline) return;
+    budget.tighten(deadline);
+    if (this.children !== null) for (const child of this.children.values()) child.tighten(deadline);
+  }
+
+  private async runEnd(reason: ExitReason, forRestart: boolean, budget: StopBudget): Promise<void> {
     this.supervision?.cancelPending(); // restarts of children that were waiting for a backoff
+    // An init or a restart of this actor's waiting for one of its children to start gives up.
+    if (this.children !== null) for (const child of this.children.values()) child.settleStart(false);
     // Never run terminate (or the children's) in the stack of whoever asked for the stop.
     await null;
-    if (this.busy && !(await this.idleWithin(shutdownMs))) {
-      this.log.warn({ shutdownMs }, `${this.path} did not finish its handler within ${shutdownMs} ms: killed`);
-      this.epoch++; // its handler's result, if it ever comes, is ignored, and its ctx goes dead
-      this.ctx = new ActorContext(this, this.epoch); // for terminate and what follows
-      this.busy = false;
-      this.waitingOn = null;
-      if (this.snap !== null) this.system.snapshotting.abandon(this.snap);
-      this.currentAsk?.fail(new ActorStoppedError(this.path, `actor ${this.path} was killed before replying`));
-      this.currentAsk = null;
-    }
+    if (this.busy && !(await budget.race(this.idle()))) this.kill();
     const children = this.children;
     if (children !== null && children.size > 0) {
-      for (const child of [...children.values()].reverse()) await child.requestStop('shutdown');
+      for (const child of [...children.values()].reverse()) {
+        await (forRestart ? child.hold(budget.deadline) : child.requestStop('shutdown', budget.deadline));
+      }
     }
     // Replies deferred by this incarnation will not come (OTP: the caller sees the server die).
     this.failDeferred(`actor ${this.path} ${reason === 'normal' || reason === 'shutdown' ? 'stopped' : 'crashed'} before replying`);
+    await this.terminate(reason, budget);
+    budget.dispose();
+  }
+
+  /** The handler in flight outlived the stop budget: abandon it (its result, if any, is ignored). */
+  private kill(): void {
+    const shutdownMs = this.spec.shutdownMs;
+    this.log.warn({ shutdownMs }, `${this.path} did not finish its handler within its stop budget: killed`);
+    this.epoch++; // its handler's result, if it ever comes, is ignored, and its ctx goes dead
+    this.ctx = new ActorContext(this, this.epoch); // for terminate and what follows
+    this.busy = false;
+    this.waitingOn = null;
+    this.endRun();
+    if (this.snap !== null) this.system.snapshotting.abandon(this.snap);
+    this.currentAsk?.fail(new ActorStoppedError(this.path, `actor ${this.path} was killed before replying`));
+    this.currentAsk = null;
+  }
+
+  /** Runs terminate for an incarnation that started, within what is left of the budget. */
+  private async terminate(reason: ExitReason, budget: StopBudget): Promise<void> {
     const terminate = this.behavior.terminate;
-    if (terminate === undefined) return;
+    if (terminate === undefined || this.state === UNSTARTED) return;
+    if (budget.expired) {
+      this.log.warn(`terminate of ${this.path} skipped: its stop budget was used up`);
+      return;
+    }
+    let result: unknown;
     try {
-      const result = terminate(this.state, reason, this.ctx);
-      if (isThenable(result) && !(await this.settlesWithin(result, shutdownMs))) {
-        this.log.warn({ shutdownMs }, `terminate of ${this.path} did not finish within ${shutdownMs} ms: killed`);
-      }
+      result = terminate.call(this.behavior, this.state, reason, this.ctx);
     } catch (error) {
       this.log.error({ err: error }, `terminate of ${this.path} failed`);
+      return;
     }
+    let failed: (error: unknown) => void = () => {};
+    const settled = new Promise<void>((resolve) => {
+      failed = (error) => {
+        this.log.error({ err: error }, `terminate of ${this.path} failed`);
+        resolve();
+      };
+      if (!adopt(result, () => resolve(), failed)) resolve();
+    });
+    if (!(await budget.race(settled))) this.log.warn(`terminate of ${this.path} did not finish within its stop budget: killed`);
   }
 
   /** Starts a new incarnation after the old one has ended (the supervisor's restart). */
   reinit(): void {
     const life = this.life;
     life.ending = null;
+    life.budget = null;
+    life.held = false;
     life.restarts++;
     this.epoch++;
     this.ctx = new ActorContext(this, this.epoch);
     life.startedAt = this.system.clock.now();
     this.status = Status.Starting;
-    this.state = undefined;
+    this.state = UNSTARTED;
     this.supervision = null; // a new incarnation starts with a fresh restart history
     this.scheduled = true; // resume() decides once init is done
     this.log.info({ restarts: life.restarts }, `restarted ${this.path}`);
     this.start();
   }
 
+  /**
+   * The parent is restarting: this incarnation ends (children held in turn), and the actor waits
+   * — ref, path and mailbox kept, messages queued meanwhile — for the parent's next init to
+   * adopt it again (`adopt`); one the new init does not adopt is stopped then.
+   */
+  hold(deadline: number): Promise<void> {
+    if (this.status >= Status.Stopping) {
+      this.tighten(deadline);
+      return this.lifecycle?.stopped ?? RESOLVED;
+    }
+    const life = this.life;
+    life.held = true;
+    life.plan = null; // a restart planned by the parent's ended incarnation must not run
+    if (this.status === Status.Running || this.status === Status.Starting) this.status = Status.Restarting;
+    this.settleStart(false);
+    return this.endIncarnation('shutdown', true, deadline);
+  }
+
+  /** Taken up again by its restarted parent's init, with that init's args and options. */
+  adoptAgain(args: unknown, spec: ChildSpec): void {
+    this.args = args;
+    this.spec = spec;
+    this.reinit();
+  }
+
+  private releaseHeldChildren(): void {
+    for (const child of [...this.children!.values()]) {
+      if (child.held) void child.stopForGood('shutdown');
+    }
+  }
+
   /** Stops the actor: at once when idle, else after the handler in flight has finished. */
-  requestStop(reason: ExitReason): Promise<void> {
-    if (this.status >= Status.Stopping) return this.lifecycle?.stopped ?? RESOLVED;
+  requestStop(reason: ExitReason, deadline = Infinity): Promise<void> {
+    if (this.status >= Status.Stopping) {
+      this.tighten(deadline);
+      return this.lifecycle?.stopped ?? RESOLVED;
+    }
     if (this.system.current === this && (this.status === Status.Running || this.status === Status.Starting)) {
       // Inside its own synchronous handler (or init): leave once it returns.
       const life = this.life;
       life.stopRequested ??= reason;
       return new Promise((resolve) => (life.stopWaiters ??= []).push(resolve));
     }
-    return this.stopForGood(reason);
+    return this.stopForGood(reason, false, deadline);
   }
 
   /** Ends the actor for good: no restart. `failed` keeps it visible in the tree as failed. */
-  stopForGood(reason: ExitReason, failed = false): Promise<void> {
-    if (this.status >= Status.Stopping) return this.lifecycle?.stopped ?? RESOLVED;
+  stopForGood(reason: ExitReason, failed = false, deadline = Infinity): Promise<void> {
+    if (this.status >= Status.Stopping) {
+      this.tighten(deadline);
+      return this.lifecycle?.stopped ?? RESOLVED;
+    }
     this.status = Status.Stopping;
     const life = this.life;
     life.stopRequested = null;
+    life.held = false;
     life.exitReason = reason;
+    this.settleStart(false);
     this.drainToDeadLetters();
-    const ended = this.endIncarnation(reason);
     const finish = () => this.finishStop(reason, failed);
+    // An incarnation already ended (held for a parent's restart, or waiting for its own) may
+    // still have children held for it: they stop too.
+    const ended = this.endIncarnation(reason, false, deadline).then(() => this.stopChildren(deadline));
     return (life.stopped = ended.then(finish, finish));
+  }
+
+  private async stopChildren(deadline: number): Promise<void> {
+    const children = this.children;
+    if (children === null || children.size === 0) return;
+    const until = Math.min(deadline, this.system.clock.now() + this.spec.shutdownMs);
+    for (const child of [...children.values()].reverse()) await child.requestStop('shutdown', until);
   }
 
   private finishStop(reason: ExitReason, failed: boolean): void {
@@ -729,22 +908,23 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
     this.scheduled = true; // never enqueue a stopped actor again
     this.drainToDeadLetters(); // anything that slipped in while terminate ran
     this.failDeferred(`actor ${this.path} stopped before replying`);
-    const topics = this.lifecycle?.topics;
+    const life = this.life;
+    life.budget?.dispose();
+    const topics = life.topics;
     if (topics) for (const topic of [...topics]) this.system.unsubscribe(this.ref, topic);
     this.system.snapshotting.detach(this);
     this.breaker?.stop();
     this.system.actorStopped(this, failed);
-    const watchers = this.lifecycle?.watchers;
+    const watchers = life.watchers;
     if (watchers) {
       for (const watcher of watchers) {
         watcher.lifecycle?.watching?.delete(this);
         watcher.signal({ type: 'down', ref: this.ref, reason });
       }
-      this.lifecycle!.watchers = null;
+      life.watchers = null;
     }
-    const watching = this.lifecycle?.watching;
+    const watching = life.watching;
     if (watching) for (const target of watching) target.watchers?.delete(this);
-    const life = this.life;
     if (life.stopWaiters !== null) for (const resolve of life.stopWaiters) resolve();
     life.stopWaiters = null;
   }
@@ -762,21 +942,11 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
     }
   }
 
-  /** Resolves true once no handler is in flight, false if that takes longer than `ms`. */
-  private idleWithin(ms: number): Promise<boolean> {
+  /** Resolves once no handler is in flight. */
+  private idle(): Promise<void> {
+    if (!this.busy) return RESOLVED;
     const life = this.life;
-    return new Promise((resolve) => {
-      const clock = this.system.clock;
-      const timer = clock.setTimeout(() => {
-        life.idleWaiters = life.idleWaiters?.filter((w) => w !== onIdle) ?? null;
-        resolve(false);
-      }, ms);
-      const onIdle = () => {
-        clock.clearTimeout(timer);
-        resolve(true);
-      };
-      (life.idleWaiters ??= []).push(onIdle);
-    });
+    return new Promise((resolve) => (life.idleWaiters ??= []).push(resolve));
   }
 
   private notifyIdle(): void {
@@ -786,19 +956,9 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
     life.idleWaiters = null;
     if (waiters !== null) for (const waiter of waiters) waiter();
   }
+}
 
-  private settlesWithin(promise: PromiseLike<unknown>, ms: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const clock = this.system.clock;
-      const timer = clock.setTimeout(() => resolve(false), ms);
-      const done = () => {
-        clock.clearTimeout(timer);
-        resolve(true);
-      };
-      promise.then(done, (error) => {
-        this.log.error({ err: error }, `terminate of ${this.path} failed`);
-        done();
-      });
-    });
-  }
+/** What the asker of a crashed handler gets: crashed, with what the handler threw as `cause`. */
+function crashedError(path: string, error: unknown): ActorStoppedError {
+  return new ActorStoppedError(path, `actor ${path} crashed handling the ask`, { cause: error, crashed: true });
 }

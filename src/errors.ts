@@ -48,8 +48,14 @@ export class NoReplyError extends GenesisError {
 
 /** The target actor is stopped, stopped while the ask was pending, or crashed handling it. */
 export class ActorStoppedError extends GenesisError {
-  constructor(readonly path: string, message = `actor ${path} is stopped`, options?: { cause?: unknown }) {
-    super('ACTOR_STOPPED', message, options);
+  /**
+   * True when the actor crashed handling the ask (`cause` is what it threw — possibly
+   * `undefined`), false when it stopped or was stopped.
+   */
+  readonly crashed: boolean;
+  constructor(readonly path: string, message = `actor ${path} is stopped`, options?: { cause?: unknown; crashed?: boolean }) {
+    super('ACTOR_STOPPED', message, options !== undefined && 'cause' in options ? { cause: options.cause } : undefined);
+    this.crashed = options?.crashed ?? false;
   }
 }
 
@@ -72,5 +78,24 @@ export class SnapshotCorruptError extends GenesisError {
 export class ConfigError extends GenesisError {
   constructor(readonly option: string, why: string) {
     super('CONFIG', `invalid ${option}: ${why}`);
+  }
+}
+
+/**
+ * `system.checkpoint()` could not snapshot every actor it was asked to (a handler that did not
+ * finish in time, a state that cannot be encoded, a failed write). The snapshots in `seqs` were
+ * committed all the same; `missed` says, per path, why the others were not.
+ */
+export class CheckpointError extends GenesisError {
+  constructor(
+    readonly seqs: Record<string, number>,
+    readonly missed: Record<string, string>,
+  ) {
+    const paths = Object.keys(missed);
+    const done = Object.keys(seqs).length;
+    super(
+      'CHECKPOINT_INCOMPLETE',
+      `checkpoint incomplete: could not snapshot ${paths.map((p) => `${p} (${missed[p]})`).join(', ')}; ${done} other snapshot${done === 1 ? '' : 's'} committed`,
+    );
   }
 }

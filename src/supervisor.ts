@@ -215,8 +215,31 @@ export function supervisionConfig(options: SupervisorOptions, at: string): Super
   return Object.freeze({ strategy: options.strategy, intensity, backoff });
 }
 
-/** Checks a whole tree; throws a ConfigError naming the option (with its path in the tree). */
-export function validateTree(spec: TreeSpec, at = '/'): void {
+/**
+ * Checks a whole tree; throws a ConfigError naming the option (with its path in the tree).
+ * Iterative, so that a tree of any depth is checked without growing the stack.
+ */
+export function validateTree(root: TreeSpec): void {
+  const stack: [TreeSpec, string][] = [[root, '/']];
+  while (stack.length > 0) {
+    const [spec, at] = stack.pop()!;
+    const path = validateNode(spec, at);
+    if (spec.kind !== 'supervisor') continue;
+    const names = new Set<string>();
+    const children = spec.options.children;
+    for (let i = children.length - 1; i >= 0; i--) {
+      const node = children[i]!;
+      if (node !== null && typeof node === 'object' && typeof node.name === 'string') {
+        if (names.has(node.name)) throw new ConfigError(`${path}: children`, `duplicate child name '${node.name}'`);
+        names.add(node.name);
+      }
+      stack.push([node, path]);
+    }
+  }
+}
+
+/** Checks one node's own options; returns its path. */
+function validateNode(spec: TreeSpec, at: string): string {
   if (spec === null || typeof spec !== 'object' || !['worker', 'supervisor', 'pool'].includes(spec.kind)) {
     throw new ConfigError(at, 'is not a tree node made by supervisor(…), child(…) or pool(…)');
   }
@@ -229,31 +252,38 @@ export function validateTree(spec: TreeSpec, at = '/'): void {
     knownKeys(`${path} options`, spec.options, spec.kind === 'pool' ? poolKeys() : CHILD_KEYS);
     childSpec(spec.options, where);
     mailboxConfig(spec.options.mailbox, `${where}mailbox`);
-    return;
+    return path;
   }
   checkObject(`${where}options`, spec.options);
   knownKeys(`${path} options`, spec.options, ['strategy', 'intensity', 'backoff', 'children', 'restart', 'shutdownMs']);
   supervisionConfig(spec.options, where);
   childSpec({ restart: spec.options.restart, shutdownMs: spec.options.shutdownMs }, where);
   if (!Array.isArray(spec.options.children)) throw new ConfigError(`${where}children`, 'must be an array of tree nodes');
-  const names = new Set<string>();
-  for (const node of spec.options.children) {
-    validateTree(node, path);
-    if (names.has(node.name)) throw new ConfigError(`${where}children`, `duplicate child name '${node.name}'`);
-    names.add(node.name);
-  }
+  return path;
 }
 
 /** The actor behind a `supervisor(…)` node: its init starts the children in order. */
 export const SupervisorActor: Behavior<null, unknown, SupervisorSpec> = defineActor<null, unknown, SupervisorSpec>({
-  init(spec, ctx) {
-    const cell = (ctx as unknown as ActorContext).cell;
-    cell.supervision = new Supervision(cell.system, supervisionConfig(spec.options, ''), cell);
-    for (const node of spec.options.children) cell.system.spawnNode(node, cell);
-    return null;
-  },
+  // Not an `async` function: a supervisor asks no one, so its init needs no tracked run.
+  init: (spec, ctx) => startChildren(spec, ctx as unknown as ActorContext),
   receive() {},
 });
+
+/**
+ * OTP's start order: each child starts once the previous one's init has settled (running, or
+ * given up); the supervisor is running once all have. The await per child also keeps a deep
+ * tree's start off the stack: each level continues on a microtask.
+ */
+async function startChildren(spec: SupervisorSpec, ctx: ActorContext): Promise<null> {
+  const cell = ctx.cell;
+  cell.supervision = new Supervision(cell.system, supervisionConfig(spec.options, ''), cell);
+  for (const node of spec.options.children) {
+    await null;
+    if (!ctx.current || cell.status !== Status.Starting) break; // this incarnation is ending
+    await cell.system.spawnNode(node, cell).whenStarted();
+  }
+  return null;
+}
 
 /** Raised to a supervisor's parent when the supervisor exceeded its restart intensity. */
 export class EscalationError extends GenesisError {
@@ -319,9 +349,7 @@ export class Supervision {
     const type = child.spec.restart;
     const wanted = type === 'permanent' || (type === 'transient' && crashed);
     // No restarts under a supervisor that is itself ending, nor during system shutdown.
-    const ownerLeaving =
-      !this.system.isRunning || (this.owner !== null && this.owner.status !== Status.Running && this.owner.status !== Status.Starting);
-    const decision = !wanted || ownerLeaving ? 'stop' : this.recordRestart(this.system.clock.now(), child) ? 'escalate' : 'restart';
+    const decision = !wanted || this.ownerLeaving ? 'stop' : this.recordRestart(this.system.clock.now(), child) ? 'escalate' : 'restart';
     const log = this.system.log;
     if (log.isLevelEnabled(crashed ? 'error' : 'info')) {
       const report = {
@@ -374,10 +402,16 @@ export class Supervision {
     return Math.min(backoff.maxMs, Math.max(0, base * (1 + spread)));
   }
 
-  /** Children that are alive, in start order. */
+  /** Children that are not stopping or stopped, in start order. */
   private children(): ActorCell[] {
     const map = this.owner === null ? this.system.topLevel : this.owner.children;
-    return map === null ? [] : [...map.values()].filter((c) => c.isAlive);
+    return map === null ? [] : [...map.values()].filter((c) => c.isActive);
+  }
+
+  /** The supervisor (or the system) has begun to stop: nothing restarts any more. */
+  private get ownerLeaving(): boolean {
+    const owner = this.owner;
+    return !this.system.isRunning || (owner !== null && owner.status !== Status.Running && owner.status !== Status.Starting);
   }
 
   /**
@@ -394,17 +428,19 @@ export class Supervision {
     const delay = this.backoffDelay(failed, this.system.clock.now());
     for (const v of [...victims].reverse()) {
       if (v !== failed && v.spec.restart === 'temporary') await v.stopForGood('shutdown');
-      else await v.endIncarnation(v === failed ? reason : 'shutdown');
+      else await v.endIncarnation(v === failed ? reason : 'shutdown', true);
     }
     if (delay > 0) await this.sleep(delay);
-    // The supervisor (or the system) may have begun to stop meanwhile: then nothing restarts.
-    const owner = this.owner;
-    if (!this.system.isRunning || (owner !== null && owner.status !== Status.Running && owner.status !== Status.Starting)) return;
+    // Start them again in start order, each once the previous one runs. One that fails to start
+    // is restarted by a newer plan, which takes over the victims after it (rest-for-one, …):
+    // they are not started meanwhile.
     for (const v of victims) {
+      if (this.ownerLeaving) return;
       // Skip actors stopped meanwhile, or taken over by a newer restart plan.
       if (v.plan !== plan || v.status !== Status.Restarting) continue;
       v.plan = null;
       v.reinit();
+      await v.whenStarted();
     }
   }
 

@@ -18,6 +18,7 @@ import {
   TimeoutError,
 } from './errors.js';
 import { type ActorEvent, checkTopic, EventBus } from './events.js';
+import { trackedRun } from './handler-scope.js';
 import { createLogger } from './logger.js';
 import { DEFAULT_PRIORITY } from './mailbox.js';
 import { checkName, checkObject, knownKeys, mailboxConfig, positiveInteger, positiveNumber } from './options.js';
@@ -169,6 +170,12 @@ export class ActorSystem {
     );
     this.deadlines = new AskDeadlines(clock, (ask, timeoutMs) => ask.fail(new TimeoutError(ask.path, timeoutMs)));
     if (options.random !== undefined && typeof options.random !== 'function') throw new ConfigError('random', 'must be a function returning [0, 1)');
+    if (options.modes !== undefined) {
+      // Nothing about modes is configurable yet: refuse anything but an empty object, so that a
+      // threshold given today is not silently ignored.
+      checkObject('modes', options.modes);
+      knownKeys('modes', options.modes, []);
+    }
     this.random = options.random ?? Math.random;
     this.rootSupervision = new Supervision(this, DEFAULT_SUPERVISION, null);
     this.snapshotting = new Snapshots(this, storeOpener(options.store, options.durability));
@@ -190,9 +197,12 @@ export class ActorSystem {
   /** Starts an actor at the top level, or under `options.parent`. */
   spawn<S, M, A>(behavior: Behavior<S, M, A>, options?: SpawnOptions<A>): ActorRef<M> {
     let parent: ActorCell | null = null;
-    if (options !== undefined && options.parent !== undefined) {
-      if (!(options.parent instanceof ActorRef)) throw new ConfigError('parent', 'must be an ActorRef');
-      parent = options.parent.cell;
+    if (options !== undefined) {
+      checkObject('spawn options', options);
+      if (options.parent !== undefined) {
+        if (!(options.parent instanceof ActorRef)) throw new ConfigError('parent', 'must be an ActorRef');
+        parent = options.parent.cell;
+      }
     }
     return this.spawnChild(behavior, options, parent) as ActorRef<M>;
   }
@@ -224,10 +234,19 @@ export class ActorSystem {
     if (parent !== null && parent.status >= Status.Stopping) throw new ActorStoppedError(parent.path, `cannot spawn under ${parent.path}: it is stopped`);
     const siblings = parent === null ? this.topLevel : (parent.children ??= new Map());
     const existing = siblings.get(name);
-    if (existing !== undefined && existing.status !== Status.Failed) {
-      throw new ConfigError('name', `'${name}' is already taken under ${parent === null ? '/' : parent.path}`);
+    if (existing !== undefined) {
+      // A child held across its parent's restart is taken up again: same cell, so the same ref,
+      // path and mailbox (refs stay valid across a restart of any supervisor above them).
+      if (existing.held && existing.behavior === behavior) {
+        existing.adoptAgain(args, spec);
+        return existing;
+      }
+      if (existing.held) void existing.stopForGood('shutdown'); // another behavior: a new actor
+      else if (existing.status !== Status.Failed) {
+        throw new ConfigError('name', `'${name}' is already taken under ${parent === null ? '/' : parent.path}`);
+      }
+      siblings.delete(name); // a failed (or replaced) node gives way to a new one
     }
-    if (existing !== undefined) siblings.delete(name); // a failed node gives way to a new one
     const path = parent === null ? '/' + name : parent.path + '/' + name;
     const cell = new ActorCell(this, behavior, parent, name, path, args, mailbox, spec);
     if (spec.snapshot !== null || spec.partners.length > 0) cell.snap = this.snapshotting.attach(cell, spec.snapshot, spec.partners);
@@ -238,8 +257,10 @@ export class ActorSystem {
   }
 
   /**
-   * Starts a declared supervision tree at the top level and resolves with its root's ref. The
-   * whole tree is validated first: a bad option is a ConfigError before anything runs.
+   * Starts a declared supervision tree at the top level and resolves with its root's ref once
+   * every init in it has settled (children start one after another, as in OTP). The whole tree
+   * is validated first: a bad option is a ConfigError before anything runs. A tree that fails
+   * to start (its root gave up: an escalation) rejects with ActorStoppedError.
    */
   async start(tree: SupervisorSpec | TreeSpec): Promise<ActorRef> {
     if (this.state !== 'running') throw new SystemStoppedError(this.name);
@@ -248,7 +269,15 @@ export class ActorSystem {
     if (existing !== undefined && existing.status !== Status.Failed) {
       throw new ConfigError('name', `'${tree.name}' is already taken under /`);
     }
-    return this.spawnNode(tree, null).ref;
+    const root = this.spawnNode(tree, null);
+    if (!(await root.whenStarted())) {
+      await root.requestStop('shutdown'); // already stopping: resolves once it has stopped
+      const reason = root.exitReason;
+      throw new ActorStoppedError(root.path, `tree ${root.path} failed to start`, {
+        cause: typeof reason === 'object' && reason !== null ? reason.error : reason,
+      });
+    }
+    return root.ref;
   }
 
   /** Finds a live actor by path (`/trading/strategy`). */
@@ -262,7 +291,7 @@ export class ActorSystem {
 
   /** Stops an actor normally (children first, then terminate); resolves once it has stopped. */
   stop(ref: ActorRef): Promise<void> {
-    if (!(ref instanceof ActorRef)) throw new ConfigError('stop(ref)', 'must be an ActorRef');
+    if (!(ref instanceof ActorRef)) return Promise.reject(new ConfigError('stop(ref)', 'must be an ActorRef'));
     return ref.cell.requestStop('normal');
   }
 
@@ -299,9 +328,14 @@ export class ActorSystem {
 
   /**
    * Snapshots one actor, or every actor spawned with `snapshot`/`partners`; resolves once
-   * committed, with the seq of each snapshot by path.
+   * committed, with the seq of each snapshot by path. Bounded by `timeoutMs` (default the ask
+   * timeout): an actor that cannot be snapshotted in time (a handler that does not finish) or at
+   * all makes it reject with CheckpointError naming it — the other snapshots are committed.
    */
-  async checkpoint(path?: string): Promise<Record<string, number>> {
+  async checkpoint(path?: string, options: { timeoutMs?: number } = {}): Promise<Record<string, number>> {
+    checkObject('checkpoint(options)', options);
+    knownKeys('checkpoint(options)', options, ['timeoutMs']);
+    const timeoutMs = options.timeoutMs === undefined ? this.askTimeoutMs : positiveNumber('checkpoint(options).timeoutMs', options.timeoutMs);
     const cells: ActorCell[] = [];
     if (path !== undefined) cells.push(this.snapshottingCell(path));
     else {
@@ -311,21 +345,22 @@ export class ActorSystem {
       };
       for (const cell of this.topLevel.values()) walk(cell);
     }
-    const seqs = await Promise.all(cells.map((cell) => this.snapshotting.request(cell, cell.snap!)));
-    return Object.fromEntries(cells.map((cell, i) => [cell.path, seqs[i]!]));
+    return this.snapshotting.checkpoint(cells, timeoutMs);
   }
 
   /**
    * Rolls one actor back to one of its own snapshots (`seq`, default the latest) while the rest
-   * keep running. Applied in the actor's turn, after the handler in progress.
+   * keep running. Applied in the actor's turn, after the handler in progress; TimeoutError if that
+   * turn does not come within `timeoutMs` (default the ask timeout), and then nothing is applied.
    */
-  async restore(path: string, options: { seq?: number } = {}): Promise<void> {
-    const cell = this.snapshottingCell(path);
-    const state = this.snapshotting.rollback(cell, options.seq);
-    await cell.runInTurn(() => {
-      cell.state = state;
-      cell.log.info({ seq: options.seq ?? 'latest' }, `${cell.path} rolled back to a snapshot`);
-    });
+  async restore(path: string, options: { seq?: number; timeoutMs?: number } = {}): Promise<void> {
+    checkObject('restore(options)', options);
+    knownKeys('restore(options)', options, ['seq', 'timeoutMs']);
+    if (options.seq !== undefined && (!Number.isSafeInteger(options.seq) || options.seq < 0)) {
+      throw new ConfigError('restore(options).seq', `must be a snapshot seq, a non-negative integer (got ${String(options.seq)})`);
+    }
+    const timeoutMs = options.timeoutMs === undefined ? this.askTimeoutMs : positiveNumber('restore(options).timeoutMs', options.timeoutMs);
+    await this.snapshotting.rollbackInTurn(this.snapshottingCell(path), options.seq, timeoutMs);
   }
 
   /** Metadata of the snapshots of one actor (own and replicas), newest first. */
@@ -368,26 +403,48 @@ export class ActorSystem {
 
   // ---- Ask -----------------------------------------------------------------------------
 
-  /** @internal `from` is the asking actor when the ask comes from inside one. */
-  ask(target: ActorCell, message: unknown, options: AskOptions | undefined, from: ActorCell | null): Promise<unknown> {
-    if (this.state === 'stopped') return Promise.reject(new SystemStoppedError(this.name));
+  /**
+   * @internal `from` is the asking actor when the ask comes from inside one (ref.ask passes the
+   * actor whose handler is running, if any); `cause` the deferred ask it is made on behalf of,
+   * for a forwarder's asks made outside its handler. Never throws: every failure is a rejection.
+   */
+  ask(target: ActorCell, message: unknown, options: AskOptions | undefined, from: ActorCell | null, cause: PendingAsk | null = null): Promise<unknown> {
+    try {
+      return this.askOrThrow(target, message, options, from, cause);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private askOrThrow(target: ActorCell, message: unknown, options: AskOptions | undefined, from: ActorCell | null, cause: PendingAsk | null): Promise<unknown> {
+    if (this.state === 'stopped') throw new SystemStoppedError(this.name);
     let timeoutMs = this.askTimeoutMs;
     let priority = DEFAULT_PRIORITY;
     let signal: AbortSignal | undefined;
     if (options !== undefined) {
-      try {
-        knownKeys('ask options', options, ASK_KEYS);
-        if (options.timeoutMs !== undefined) timeoutMs = positiveNumber('timeoutMs', options.timeoutMs);
-        priority = checkPriority(options);
-        signal = options.signal;
-      } catch (error) {
-        return Promise.reject(error);
+      checkObject('ask options', options);
+      knownKeys('ask options', options, ASK_KEYS);
+      if (options.timeoutMs !== undefined) timeoutMs = positiveNumber('timeoutMs', options.timeoutMs);
+      priority = checkPriority(options);
+      signal = options.signal;
+      if (signal !== undefined) {
+        if (!isAbortSignal(signal)) throw new ConfigError('signal', 'must be an AbortSignal');
+        if (signal.aborted) return Promise.reject(signal.reason);
       }
-      if (signal?.aborted) return Promise.reject(signal.reason);
     }
-    if (from !== null) {
-      const cycle = this.findCycle(target, from);
-      if (cycle !== null) return Promise.reject(new DeadlockError(target.path, cycle));
+    // After an await inside an async handler there is no synchronous caller: its tracked run says
+    // which actor is asking.
+    if (from === null) {
+      const run = trackedRun();
+      if (run !== undefined && (run.owner as ActorCell).ownsRun(run)) from = run.owner as ActorCell;
+    }
+    // Only an asker inside its handler holds its mailbox; asks outside it (a timer, a forwarder's
+    // later attempt) block nothing of the asker's, though they may work for a deferred ask.
+    const holding = from !== null && from.inHandler;
+    if (from !== null && holding) cause ??= from.askInHand;
+    if (from !== null && (holding || cause !== null)) {
+      const cycle = findCycle(target, from, holding, cause);
+      if (cycle !== null) throw new DeadlockError(target.path, cycle);
     }
     let breaker: Breaker | null = null;
     let admission: Admission = Admission.pass;
@@ -395,7 +452,7 @@ export class ActorSystem {
     if (breakerOptions !== false) {
       breaker = target.breaker ??= this.createBreaker(target, breakerOptions);
       admission = breaker.acquire();
-      if (admission === Admission.reject) return Promise.reject(new CircuitOpenError(target.path));
+      if (admission === Admission.reject) throw new CircuitOpenError(target.path);
       if (admission === Admission.fallback) {
         const fallback = target.spec.fallback;
         return Promise.resolve(typeof fallback === 'function' ? fallback(message) : fallback);
@@ -405,9 +462,14 @@ export class ActorSystem {
     ask.breaker = breaker;
     ask.admission = admission;
     this.deadlines.add(ask, timeoutMs);
-    if (from !== null) (ask.waitList = from.waitingOn ??= []).push(target);
+    if (holding) (ask.waitList = from!.waitingOn ??= []).push(ask);
+    if (cause !== null && !cause.settled) {
+      ask.cause = cause;
+      (cause.dependents ??= []).push(ask);
+    }
     if (signal !== undefined) {
-      const onAbort = () => ask.fail(signal.reason);
+      // The caller giving up ends the ask without counting against the target.
+      const onAbort = () => ask.abandon(signal.reason);
       signal.addEventListener('abort', onAbort, { once: true });
       ask.onSettle = () => signal.removeEventListener('abort', onAbort);
     }
@@ -426,30 +488,6 @@ export class ActorSystem {
         if (this.state !== 'stopped') this.publish(`breaker.${to}`, { path: cell.path, from, to });
       },
     });
-  }
-
-  /**
-   * Would `from` asking `target` close a cycle of actors waiting on each other? Follows the asks
-   * outstanding from actors that are inside a handler (only those hold their mailbox).
-   * Returns the cycle's paths, or null.
-   */
-  private findCycle(target: ActorCell, from: ActorCell): string[] | null {
-    if (target === from) return [from.path, from.path];
-    const trail: ActorCell[] = [from, target];
-    const seen = new Set<ActorCell>();
-    const visit = (cell: ActorCell): boolean => {
-      if (seen.has(cell)) return false;
-      seen.add(cell);
-      const waitingOn = cell.waitingOn as ActorCell[] | null;
-      if (waitingOn === null || !(cell.busy || cell === this.current)) return false;
-      for (const next of waitingOn) {
-        trail.push(next);
-        if (next === from || visit(next)) return true;
-        trail.pop();
-      }
-      return false;
-    };
-    return visit(target) ? trail.map((c) => c.path) : null;
   }
 
   // ---- Pub/sub -------------------------------------------------------------------------
@@ -500,7 +538,7 @@ export class ActorSystem {
     checkTopic(topic);
     const cell = ref.cell;
     if (cell.behavior.onEvent === undefined) throw new ConfigError('subscribe', `${cell.path} has no onEvent handler`);
-    if (!cell.isAlive) return;
+    if (!cell.isActive) return;
     const topics = cell.topics;
     if (topics.includes(topic)) return;
     topics.push(topic);
@@ -508,6 +546,8 @@ export class ActorSystem {
   }
 
   unsubscribe(ref: ActorRef, topic: string): boolean {
+    if (!(ref instanceof ActorRef)) throw new ConfigError('unsubscribe(ref)', 'must be an ActorRef');
+    if (typeof topic !== 'string') throw new ConfigError('topic', `must be a string (got ${typeof topic})`);
     const cell = ref.cell;
     const topics = cell.topics;
     const i = topics.indexOf(topic);
@@ -554,3 +594,53 @@ export class ActorSystem {
 }
 
 export type { ExitReason };
+
+function isAbortSignal(value: unknown): value is AbortSignal {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as AbortSignal).aborted === 'boolean' &&
+    typeof (value as AbortSignal).addEventListener === 'function' &&
+    typeof (value as AbortSignal).removeEventListener === 'function'
+  );
+}
+
+/**
+ * Would a new ask from `from` to `target` close a cycle of asks waiting on each other? The new
+ * ask waits on whatever `target` is waiting on, if `target` holds its mailbox (a handler in
+ * flight). A pending ask waits on its target in the same way — or, once its target deferred it,
+ * on the asks made on its behalf. Waiting on `from` itself (when the new ask is made inside
+ * `from`'s handler) or on `cause` (the deferred ask it works for) is a deadlock.
+ * Returns the actors on the cycle by path, or null.
+ */
+function findCycle(target: ActorCell, from: ActorCell, holding: boolean, cause: PendingAsk | null): string[] | null {
+  if (target === from && holding) return [from.path, from.path];
+  // A target free to take the ask blocks nothing: most asks end here, allocation-free.
+  if (!target.inHandler) return null;
+  const trail: string[] = [from.path];
+  const seen = new Set<object>();
+  const visitCell = (cell: ActorCell): boolean => {
+    trail.push(cell.path);
+    if (cell === from && holding) return true;
+    if (!seen.has(cell) && cell.inHandler) {
+      seen.add(cell);
+      const waiting = cell.waitingOn;
+      if (waiting !== null) for (const ask of waiting) if (visitAsk(ask)) return true;
+    }
+    trail.pop();
+    return false;
+  };
+  const visitAsk = (ask: PendingAsk): boolean => {
+    if (ask === cause) {
+      trail.push(from.path); // the deferred ask `from` works for: waiting on it is waiting on `from`
+      return true;
+    }
+    if (ask.settled || seen.has(ask)) return false;
+    seen.add(ask);
+    if (ask.deferredBy === null) return visitCell(ask.to as ActorCell);
+    const dependents = ask.dependents;
+    if (dependents !== null) for (const next of dependents) if (visitAsk(next)) return true;
+    return false;
+  };
+  return visitCell(target) ? trail : null;
+}

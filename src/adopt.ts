@@ -1,0 +1,29 @@
+/**
+ * Adopting what a handler returned — the one place the runtime looks at a handler's, init's or
+ * terminate's result. A plain value is used at once; a thenable is awaited. Reading `then` or
+ * calling it may itself throw, or a foreign thenable may call back synchronously or twice: all of
+ * that is the handler failing or settling, handled by the Promise rules (first call wins, a throw
+ * rejects, callbacks always asynchronous) — never an exception thrown into the scheduler.
+ */
+const nativeThen = Promise.prototype.then;
+
+/**
+ * If `result` is a thenable, arranges for `fulfilled` or `rejected` to be called once it settles
+ * (never synchronously) and returns true; returns false for a plain value.
+ */
+export function adopt(result: unknown, fulfilled: (value: unknown) => void, rejected: (error: unknown) => void): boolean {
+  if (result === null || (typeof result !== 'object' && typeof result !== 'function')) return false;
+  let then: unknown;
+  try {
+    then = (result as { then?: unknown }).then;
+  } catch (error) {
+    nativeThen.call(Promise.reject(error), undefined, rejected);
+    return true;
+  }
+  if (typeof then !== 'function') return false;
+  // A native promise (the common case: an async handler) is followed directly; anything else is
+  // resolved through a new promise, which applies the spec's rules to a broken thenable.
+  const promise = then === nativeThen && result instanceof Promise ? result : new Promise((resolve) => resolve(result));
+  nativeThen.call(promise, fulfilled, rejected);
+  return true;
+}
