@@ -8,6 +8,7 @@
  */
 import { type Behavior, defineActor, type DeferredReply } from './actor.js';
 import type { ActorCell } from './cell.js';
+import { type BreakerOptions, breakerOptions } from './breaker.js';
 import { ConfigError } from './errors.js';
 import { LatencyHistogram } from './latency.js';
 import { checkObject, knownKeys, positiveInteger, positiveNumber } from './options.js';
@@ -15,7 +16,9 @@ import type { ActorRef } from './ref.js';
 import {
   CHILD_KEYS,
   type ChildOptions,
+  type ChildSpec,
   child,
+  childSpec,
   DEFAULT_SUPERVISION,
   type Intensity,
   Supervision,
@@ -41,6 +44,12 @@ export interface PoolOptions<A = unknown> extends Omit<ChildOptions<A>, 'snapsho
   hedge?: HedgeOptions;
   /** Restart intensity of the pool over its workers (default 3 × size within 5 s). */
   intensity?: Intensity;
+  /**
+   * A breaker on the pool itself, apart from its workers' (which `breaker` configures). Default
+   * false: the workers' breakers already keep asks off a failing worker, and timeouts at the pool
+   * (a slow request, a caller's short deadline) must not refuse what healthy workers can answer.
+   */
+  poolBreaker?: BreakerOptions | false;
 }
 
 export interface PoolSpec {
@@ -56,7 +65,14 @@ export function pool<A>(name: string, behavior: Behavior<any, any, A>, options: 
 
 /** Options a pool node accepts (a function: pool.ts and supervisor.ts import each other). */
 export function poolKeys(): string[] {
-  return [...CHILD_KEYS.filter((k) => k !== 'snapshot' && k !== 'partners'), 'size', 'routing', 'hedge', 'intensity'];
+  return [...CHILD_KEYS.filter((k) => k !== 'snapshot' && k !== 'partners'), 'size', 'routing', 'hedge', 'intensity', 'poolBreaker'];
+}
+
+/** The pool node's own ChildSpec (options already checked): its restart and shutdown, and its
+ *  own breaker, none by default. Its other options (breaker, mailbox, …) are its workers'. */
+export function poolNodeSpec(options: PoolOptions): ChildSpec {
+  const { restart, shutdownMs, poolBreaker } = options;
+  return childSpec({ restart, shutdownMs, breaker: poolBreaker ?? false }, '');
 }
 
 interface Hedge {
@@ -86,6 +102,7 @@ export function checkPoolOptions(
     const initialMs = h.initialMs === undefined ? 100 : positiveNumber(`${at}hedge.initialMs`, h.initialMs);
     hedge = { afterMs, max, initialMs };
   }
+  if (options.poolBreaker !== undefined && options.poolBreaker !== false) breakerOptions(options.poolBreaker, `${at}poolBreaker`);
   const supervision = options.intensity
     ? supervisionConfig({ strategy: 'one-for-one', intensity: options.intensity, children: [] }, at)
     : { ...DEFAULT_SUPERVISION, intensity: { maxRestarts: 3 * size, withinMs: 5000 } };
@@ -107,7 +124,7 @@ export const PoolActor: Behavior<PoolState, unknown, PoolSpec> = defineActor<Poo
   init(spec, ctx) {
     const cell = (ctx as unknown as ActorContext).cell;
     const { size, routing, hedge, supervision } = checkPoolOptions(spec.options, '');
-    const { size: _s, routing: _r, hedge: _h, intensity: _i, ...workerOptions } = spec.options;
+    const { size: _s, routing: _r, hedge: _h, intensity: _i, poolBreaker: _b, ...workerOptions } = spec.options;
     cell.supervision = new Supervision(cell.system, supervision, cell);
     const workers: ActorRef[] = [];
     for (let i = 0; i < size; i++) workers.push(cell.system.spawnNode(child(String(i), spec.behavior, workerOptions), cell).ref);

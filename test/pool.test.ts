@@ -159,12 +159,44 @@ describe('pool', () => {
     expect(timerFired).toBe(true);
   });
 
+  it('has no breaker of its own by default: timeouts at the pool never refuse asks its healthy workers can answer', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    const Slow = latencyWorker((_name, now) => (now < 1000 ? 200 : 1)); // slow at first, then fast
+    await system.start(pool('p', Slow, { size: 3, args: { clock } }));
+    const p = system.lookup('/p')!;
+    const early = Array.from({ length: 6 }, (_, i) => p.ask(i, { timeoutMs: 100 }).catch((e: unknown) => e));
+    await settleOn(clock, 1000, 10);
+    expect((await Promise.all(early)).every((e) => e instanceof TimeoutError)).toBe(true); // 2 per worker
+    const answer = p.ask('later', { timeoutMs: 100 });
+    await settleOn(clock, 5);
+    expect(await answer).toEqual({ from: expect.any(String), msg: 'later' });
+    expect(system.tree()[0]!.breaker).toBeUndefined(); // the pool node shows no breaker
+  });
+
+  it("guards the pool with its own breaker when poolBreaker is set, apart from the workers' breakers", async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    const Slow = latencyWorker(() => 200);
+    await system.start(pool('p', Slow, { size: 2, args: { clock }, breaker: false, poolBreaker: { failureThreshold: 2, resetTimeoutMs: 10_000 } }));
+    const p = system.lookup('/p')!;
+    const early = [p.ask(1, { timeoutMs: 100 }).catch((e: unknown) => e), p.ask(2, { timeoutMs: 100 }).catch((e: unknown) => e)];
+    await settleOn(clock, 110, 10);
+    expect((await Promise.all(early)).every((e) => e instanceof TimeoutError)).toBe(true);
+    const tree = system.tree()[0]!;
+    expect([tree.breaker, tree.children.map((c) => c.breaker)]).toEqual(['open', [undefined, undefined]]);
+    await expect(p.ask(3)).rejects.toBeInstanceOf(CircuitOpenError);
+  });
+
   it('refuses bad pool options with a ConfigError naming them', async () => {
     const system = await startSystem();
     await expect(system.start(pool('p', Named, { size: 0 }))).rejects.toThrow(/size/);
     await expect(system.start(pool('p', Named, { size: 2, routing: 'random' as never }))).rejects.toThrow(/routing/);
     await expect(system.start(pool('p', Named, { size: 2, hedge: { afterMs: 10, max: 4 } }))).rejects.toThrow(/hedge\.max/);
     await expect(system.start(pool('p', Named, { size: 2, hedge: { afterMs: -1 } }))).rejects.toThrow(ConfigError);
+    await expect(system.start(pool('p', Named, { size: 2, poolBreaker: { failureThreshold: 0 } }))).rejects.toThrow(/poolBreaker\.failureThreshold/);
+    await expect(system.start(pool('p', Named, { size: 2, poolBreaker: 'on' as never }))).rejects.toThrow(/poolBreaker/);
+    await expect(system.start(pool('p', Named, { size: 2, poolBreaker: { fallback: 1 } as never }))).rejects.toThrow(/poolBreaker/);
   });
 });
 
