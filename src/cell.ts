@@ -31,7 +31,7 @@ import type { ActorEvent } from './events.js';
 import { type HandlerRun, runTracked } from './handler-scope.js';
 import { Lifecycle, StopBudget } from './lifecycle.js';
 import { evicted, Mailbox, type MailboxConfig, Offer, SYSTEM_LANE } from './mailbox.js';
-import { ActorRef, checkPriority } from './ref.js';
+import { ActorRef, checkTellOptions } from './ref.js';
 import type { Runnable } from './scheduler.js';
 import type { Breaker } from './breaker.js';
 import { ActorContext } from './context.js';
@@ -272,7 +272,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
   }
 
   publish(topic: string, data: unknown, options?: TellOptions): void {
-    this.system.publishFrom(topic, data, this, options === undefined ? 2 : checkPriority(options));
+    this.system.publishFrom(topic, data, this, options === undefined ? 2 : checkTellOptions(options));
   }
 
   subscribe(topic: string): void {

@@ -7,6 +7,7 @@ import type { ActorCell } from './cell.js';
 import { ConfigError } from './errors.js';
 import { DEFAULT_PRIORITY, PRIORITIES } from './mailbox.js';
 
+/** The priority in tell/ask/publish options (validated); other keys are checked by the caller. */
 export function checkPriority(options: TellOptions): number {
   const priority = options.priority;
   if (priority === undefined) return DEFAULT_PRIORITY;
@@ -43,7 +44,7 @@ export class ActorRef<M = unknown> {
    * in which case it went to dead letters. Never runs the receiver in the caller's stack.
    */
   tell(message: M, options?: TellOptions): boolean {
-    return this.cell.deliver(options === undefined ? DEFAULT_PRIORITY : checkPriority(options), message, undefined);
+    return this.cell.deliver(options === undefined ? DEFAULT_PRIORITY : checkTellOptions(options), message, undefined);
   }
 
   /** Sends `message` and resolves with the reply; always ends, with a reply or a typed error. */
@@ -59,4 +60,11 @@ export class ActorRef<M = unknown> {
   toJSON(): string {
     return this.path;
   }
+}
+
+/** Tell options: an object with `priority` only (a typo is refused, not ignored). */
+export function checkTellOptions(options: TellOptions): number {
+  if (typeof options !== 'object' || options === null) throw new ConfigError('tell options', `must be an object (got ${String(options)})`);
+  for (const key in options) if (key !== 'priority') throw new ConfigError(`tell options.${key}`, 'unknown option (expected: priority)');
+  return checkPriority(options);
 }

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   ActorStoppedError,
+  ConfigError,
+  pool,
   type ActorRef,
   CircuitOpenError,
   DeadlockError,
@@ -380,5 +382,213 @@ describe('asks across an actor\'s life', () => {
     const error = await pending;
     expect(error).toBeInstanceOf(ActorStoppedError);
     expect((error as Error).message).toMatch(/crashed before replying/);
+  });
+});
+
+describe('deadlock detection across awaits, forwarders and pools', () => {
+  type Msg = { type: 'go'; peer?: ActorRef<Msg> } | { type: 'back' } | { type: 'self' };
+
+  /** Asks with ref.ask after an await inside its async handler (no synchronous caller). */
+  const AfterAwait = defineActor<null, Msg>({
+    async receive(_s, msg, ctx) {
+      await Promise.resolve();
+      if (msg.type === 'self') {
+        ctx.reply(await ctx.self.ask({ type: 'back' }, { timeoutMs: 60_000 }).catch((e: unknown) => e));
+      } else if (msg.type === 'go') {
+        ctx.reply(await msg.peer!.ask({ type: 'go' }, { timeoutMs: 60_000 }).catch((e: unknown) => e));
+      } else ctx.reply('back');
+    },
+  });
+
+  it('fails a self-ask made with ref.ask after an await at once with DeadlockError', async () => {
+    const system = await startSystem({ clock: new SimulatedClock() }); // a timeout would never come
+    const a = system.spawn(AfterAwait);
+    expect(await a.ask({ type: 'self' })).toBeInstanceOf(DeadlockError);
+  });
+
+  it('fails a 2-cycle made with ref.ask after an await at once with DeadlockError', async () => {
+    const system = await startSystem({ clock: new SimulatedClock() });
+    const b = system.spawn(AfterAwait, { name: 'b' });
+    const A = defineActor<null, Msg>({
+      async receive(_s, msg, ctx) {
+        await Promise.resolve();
+        if (msg.type === 'go') ctx.reply(await b.ask({ type: 'go', peer: ctx.self }, { timeoutMs: 60_000 }));
+        else ctx.reply('never');
+      },
+    });
+    const a = system.spawn(A, { name: 'a' });
+    // b, asked by a, asks a back after an await: that ask closes the cycle and fails at once
+    const error = await a.ask({ type: 'go' });
+    expect(error).toBeInstanceOf(DeadlockError);
+    expect((error as DeadlockError).cycle).toEqual(['/b', '/a', '/b']);
+  });
+
+  it('fails a cycle through a deferReply forwarder at once with DeadlockError', async () => {
+    const system = await startSystem({ clock: new SimulatedClock() });
+    const refs: { a?: ActorRef; worker?: ActorRef } = {};
+    const Worker = defineActor<null, unknown>({
+      receive(_s, _m, ctx) {
+        const reply = ctx.deferReply();
+        ctx.ask(refs.a!, 'back').then(reply, reply); // the error comes back as the answer
+      },
+    });
+    const Forwarder = defineActor<null, unknown>({
+      receive(_s, m, ctx) {
+        const reply = ctx.deferReply(); // the forwarder's handler ends: it holds nothing itself
+        ctx.ask(refs.worker!, m).then(reply, reply.fail);
+      },
+    });
+    refs.worker = system.spawn(Worker, { name: 'worker' });
+    const forwarder = system.spawn(Forwarder, { name: 'forwarder' });
+    refs.a = system.spawn(
+      defineActor<null, unknown>({
+        async receive(_s, m, ctx) {
+          if (m === 'back') return void ctx.reply('back');
+          ctx.reply(await ctx.ask(forwarder, 'via'));
+        },
+      }),
+      { name: 'a' },
+    );
+    const error = await refs.a.ask('go');
+    expect(error).toBeInstanceOf(DeadlockError);
+    expect((error as DeadlockError).cycle).toEqual(['/worker', '/a', '/worker']);
+  });
+
+  it('fails a cycle through a pool at once with DeadlockError', async () => {
+    const system = await startSystem({ clock: new SimulatedClock() });
+    const refs: { a?: ActorRef } = {};
+    const Worker = defineActor<null, unknown>({
+      async receive(_s, _m, ctx) {
+        ctx.reply(await ctx.ask(refs.a!, 'back').catch((e: unknown) => e));
+      },
+    });
+    const workers = await system.start(pool('workers', Worker, { size: 2 }));
+    refs.a = system.spawn(
+      defineActor<null, unknown>({
+        async receive(_s, m, ctx) {
+          if (m === 'back') return void ctx.reply('back');
+          ctx.reply(await ctx.ask(workers, 'via'));
+        },
+      }),
+      { name: 'a' },
+    );
+    expect(await refs.a.ask('go')).toBeInstanceOf(DeadlockError);
+  });
+
+  it('does not report a deadlock for an ask after an await to an actor that is free', async () => {
+    const system = await startSystem();
+    const b = system.spawn(Echo);
+    const A = defineActor<null, unknown>({
+      async receive(_s, m, ctx) {
+        await Promise.resolve();
+        ctx.reply(await b.ask(m));
+      },
+    });
+    expect(await system.spawn(A).ask('fine')).toBe('fine');
+  });
+});
+
+describe('breaker accounting of asks', () => {
+  it('never counts a caller giving up against the target, whatever the abort reason', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    const target = system.spawn(Silent, { breaker: { failureThreshold: 2 } });
+    for (let i = 0; i < 5; i++) {
+      const controller = new AbortController();
+      const asked = target.ask('slow', { signal: controller.signal });
+      controller.abort(new TimeoutError('/caller', 100)); // e.g. resilient()'s own timeout
+      await expect(asked).rejects.toBeInstanceOf(TimeoutError);
+    }
+    expect(system.tree()[0]!.breaker).toBe('closed');
+  });
+
+  it('counts a crash by throw undefined or Promise.reject() against the breaker, reported as a crash', async () => {
+    const system = await startSystem();
+    const Throwing = defineActor<null, string>({
+      receive(_s, m) {
+        if (m === 'throw') throw undefined;
+        return Promise.reject();
+      },
+    });
+    const target = system.spawn(Throwing, { breaker: { failureThreshold: 2 } });
+    for (const m of ['throw', 'reject']) {
+      const error = await target.ask(m).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ActorStoppedError);
+      expect((error as ActorStoppedError).crashed).toBe(true);
+      expect((error as ActorStoppedError).cause).toBeUndefined();
+      await until(() => system.tree()[0]!.status === 'running');
+    }
+    expect(system.tree()[0]!.breaker).toBe('open');
+    const stopped = system.spawn(Echo);
+    await system.stop(stopped);
+    expect(((await stopped.ask('x').catch((e: unknown) => e)) as ActorStoppedError).crashed).toBe(false);
+  });
+
+  it("rejects, never throws, when an essential breaker's fallback throws", async () => {
+    const system = await startSystem();
+    const target = system.spawn(Deferring, {
+      essential: true,
+      breaker: {
+        failureThreshold: 1,
+        fallback: () => {
+          throw new Error('no fallback today');
+        },
+      },
+    });
+    await expect(target.ask('x', { timeoutMs: 10 })).rejects.toBeInstanceOf(TimeoutError); // opens it
+    let asked: Promise<unknown> | undefined;
+    expect(() => (asked = target.ask('y'))).not.toThrow();
+    await expect(asked).rejects.toThrow('no fallback today');
+  });
+});
+
+describe('handler results', () => {
+  const hostile = () => ({
+    then() {
+      throw new Error('then exploded');
+    },
+  });
+
+  it('treats a returned thenable whose then throws as a crash, in a handler and in init', async () => {
+    const system = await startSystem();
+    let inits = 0;
+    const Hostile = defineActor<null, string>({
+      init: () => (++inits === 1 ? (hostile() as never) : null),
+      receive(_s, m, ctx) {
+        if (m === 'hostile') return hostile() as never;
+        ctx.reply(m);
+      },
+    });
+    const ref = system.spawn(Hostile);
+    await until(() => inits === 2); // the hostile init crashed, the restart started it
+    const error = await ref.ask('hostile').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ActorStoppedError);
+    expect(((error as ActorStoppedError).cause as Error).message).toBe('then exploded');
+    expect(await ref.ask('still here')).toBe('still here');
+    await system.shutdown(); // resolves: nothing is wedged
+  });
+});
+
+describe('bad input to ask, tell and spawn', () => {
+  it('rejects an ask whose signal is not an AbortSignal with a ConfigError, registering nothing', async () => {
+    const system = await startSystem();
+    const ref = system.spawn(Echo);
+    let asked: Promise<unknown> | undefined;
+    expect(() => (asked = ref.ask('x', { signal: {} as AbortSignal }))).not.toThrow();
+    await expect(asked).rejects.toBeInstanceOf(ConfigError);
+    expect(system.metrics().asksPending).toBe(0);
+  });
+
+  it('refuses null and unknown keys in options with a ConfigError naming the option', async () => {
+    const system = await startSystem();
+    const ref = system.spawn(Echo);
+    expect(() => system.spawn(Echo, null as never)).toThrow(ConfigError);
+    expect(() => ref.tell('x', null as never)).toThrow(ConfigError);
+    expect(() => ref.tell('x', { prio: 1 } as never)).toThrow(/tell options\.prio/);
+    await expect(ref.ask('x', null as never)).rejects.toBeInstanceOf(ConfigError);
+    await expect(ref.ask('x', { timeout: 5 } as never)).rejects.toThrow(/ask options\.timeout/);
+    expect(() => system.unsubscribe('x' as never, 't')).toThrow(ConfigError);
+    await expect(startSystem({ modes: { escalateAfter: 3 } as never })).rejects.toThrow(/modes\.escalateAfter/);
+    expect(await ref.ask('still fine')).toBe('still fine');
   });
 });
