@@ -26,7 +26,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { ActorSystem, defineActor, MemorySnapshotStore, type SystemOptions } from '../src/index.ts';
-import { decodeRow, encodeState } from '../src/snapshot-codec.ts';
+import { decodeRow, encodeState, sealRow } from '../src/snapshot-codec.ts';
 import type { SnapshotRow } from '../src/snapshot-store.ts';
 import { SqliteSnapshotStore } from '../src/sqlite-store.ts';
 import { check, type Experiment, type Options, percentiles, size, type Suite } from './harness.ts';
@@ -75,7 +75,7 @@ function makeRows(count: number, firstSeq: number): SnapshotRow[] {
   for (let i = 0; i < count; i++) {
     const seq = firstSeq + Math.floor(i / ACTORS);
     const a = i % ACTORS;
-    rows[i] = { path: paths[a]!, holder: null, seq, takenAt: 1_700_000_000_000 + seq, version: 1, ...states[a]![seq % VARIANTS]! };
+    rows[i] = sealRow({ path: paths[a]!, holder: null, seq, takenAt: 1_700_000_000_000 + seq, version: 1 }, states[a]![seq % VARIANTS]!);
   }
   return rows;
 }
@@ -358,7 +358,7 @@ function partnerRestore(o: Options, kind: PartnerStore): Experiment {
       xstateTransition: { na: NO_STORE },
       xstateMachine: { na: NO_STORE },
       async floor() {
-        held ??= new Map(partnerPaths.map((path, a) => [path, { path, holder: HOLDER, seq: 1, takenAt: 1_700_000_000_000, version: 1, ...encoded()[a]![1]! }]));
+        held ??= new Map(partnerPaths.map((path, a) => [path, sealRow({ path, holder: HOLDER, seq: 1, takenAt: 1_700_000_000_000, version: 1 }, encoded()[a]![1]!)]));
         const latencies = new Float64Array(count);
         for (let i = 0; i < count; i++) {
           const a = actor(i);

@@ -12,22 +12,32 @@ import type { SnapshotRow, SnapshotStore } from './snapshot-store.js';
 /** Own rows kept per actor when `keepByPath` does not name it. */
 export const DEFAULT_KEEP = 3;
 
-function invalid(row: SnapshotRow, field: string, want: string, got: unknown): never {
-  const at = typeof row?.path === 'string' ? ` of ${row.path}` : '';
-  throw new TypeError(`invalid snapshot row${at}: ${field} must be ${want}, got ${typeof got === 'string' ? `'${got}'` : String(got)}`);
+const show = (got: unknown) => (typeof got === 'string' ? `'${got}'` : got instanceof Uint8Array ? 'bytes' : String(got));
+
+/**
+ * What is wrong with the types of a row's columns, or undefined when every column has its type.
+ * Used on rows written (a programming error: checkRow) and on rows read back (damage: a store
+ * skips and reports them, decodeRow refuses them).
+ */
+export function rowProblem(row: SnapshotRow): string | undefined {
+  if (row === null || typeof row !== 'object') return `the row must be an object, got ${show(row)}`;
+  if (typeof row.path !== 'string' || row.path === '') return `path must be a non-empty string, got ${show(row.path)}`;
+  if (row.holder !== null && (typeof row.holder !== 'string' || row.holder === '')) return `holder must be null or a non-empty string, got ${show(row.holder)}`;
+  if (!Number.isSafeInteger(row.seq) || row.seq < 0) return `seq must be a non-negative safe integer, got ${show(row.seq)}`;
+  if (typeof row.takenAt !== 'number' || !Number.isFinite(row.takenAt)) return `takenAt must be a finite number, got ${show(row.takenAt)}`;
+  if (!Number.isSafeInteger(row.version)) return `version must be a safe integer, got ${show(row.version)}`;
+  if (typeof row.codec !== 'string') return `codec must be a string, got ${show(row.codec)}`;
+  if (!Number.isInteger(row.checksum) || row.checksum < 0 || row.checksum > 0xffffffff) return `checksum must be an unsigned 32-bit integer, got ${show(row.checksum)}`;
+  if (!(row.data instanceof Uint8Array)) return `data must be a Uint8Array, got ${show(row.data)}`;
+  return undefined;
 }
 
 /** Throws TypeError unless `row` is a well-formed SnapshotRow (a programming error, not data). */
 export function checkRow(row: SnapshotRow): void {
-  if (row === null || typeof row !== 'object') invalid(row, 'the row', 'an object', row);
-  if (typeof row.path !== 'string' || row.path === '') invalid(row, 'path', 'a non-empty string', row.path);
-  if (row.holder !== null && (typeof row.holder !== 'string' || row.holder === '')) invalid(row, 'holder', 'null or a non-empty string', row.holder);
-  if (!Number.isSafeInteger(row.seq) || row.seq < 0) invalid(row, 'seq', 'a non-negative integer', row.seq);
-  if (!Number.isFinite(row.takenAt)) invalid(row, 'takenAt', 'a finite number', row.takenAt);
-  if (!Number.isSafeInteger(row.version)) invalid(row, 'version', 'an integer', row.version);
-  if (typeof row.codec !== 'string') invalid(row, 'codec', 'a string', row.codec);
-  if (!Number.isInteger(row.checksum) || row.checksum < 0 || row.checksum > 0xffffffff) invalid(row, 'checksum', 'an unsigned 32-bit integer', row.checksum);
-  if (!(row.data instanceof Uint8Array)) invalid(row, 'data', 'a Uint8Array', row.data);
+  const problem = rowProblem(row);
+  if (problem === undefined) return;
+  const at = typeof row?.path === 'string' ? ` of ${row.path}` : '';
+  throw new TypeError(`invalid snapshot row${at}: ${problem}`);
 }
 
 /** Own rows to keep for `path`: from `keepByPath`, else DEFAULT_KEEP; ConfigError if not ≥ 1. */

@@ -5,7 +5,10 @@
  * The runtime batches the snapshots taken within one scheduler tick and hands them to
  * `writeBatch` together: one transaction (group commit). Decoding and checksum checks happen
  * in the codec (src/snapshot-codec.ts), not here: a store returns rows as they are stored, so a
- * corrupt row is skipped by the reader, never a crash of the store.
+ * corrupt row is skipped by the reader, never a crash of the store. The one exception is a row
+ * whose columns do not even have their types (a seq that is text, 1.5 or beyond 2^53): the store
+ * cannot order it, so it leaves it out of every read and of retention, and reports it through
+ * `onCorrupt` — one damaged row never stops the store serving or writing the others.
  */
 
 export interface SnapshotRow {
@@ -21,12 +24,27 @@ export interface SnapshotRow {
   version: number;
   /** Encoding of `data`, e.g. 'msgpackr/1'. */
   codec: string;
-  /** CRC32 of `data`. */
+  /** CRC32 of `data`, continued over path, holder, seq, takenAt, version and codec (rowChecksum). */
   checksum: number;
   data: Uint8Array;
 }
 
+/** A stored row a read left out because a column has the wrong type. */
+export interface SkippedRow {
+  path: string;
+  /** null for an own row. */
+  holder: string | null;
+  /** As stored: possibly text, a fraction, or a number beyond 2^53. */
+  seq: unknown;
+  why: string;
+}
+
 export interface SnapshotStore {
+  /**
+   * Set by the runtime when it opens the store: called for each stored row a read leaves out
+   * because a column has the wrong type (see SkippedRow), each time a read meets it.
+   */
+  onCorrupt?: ((row: SkippedRow) => void) | undefined;
   /**
    * Writes all rows in one transaction, then applies retention: per actor, the newest `keep`
    * own rows (keep from `keepByPath`, default 3); per (holder, path), the newest replica only.
@@ -38,7 +56,7 @@ export interface SnapshotStore {
   replicas(path: string): SnapshotRow[];
   /** The own snapshot of `path` with this seq. */
   get(path: string, seq: number): SnapshotRow | undefined;
-  /** Highest seq stored for `path` (own or replica), 0 if none. */
+  /** Highest seq stored for `path` (own or replica, well-typed rows only), 0 if none. */
   maxSeq(path: string): number;
   /** Paths that have own snapshots. */
   paths(): string[];

@@ -7,9 +7,10 @@ import { crc32 } from 'node:zlib';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, GenesisError, SnapshotCorruptError } from '../src/errors.js';
 import { MemorySnapshotStore } from '../src/memory-store.js';
-import { CODEC, decodeRow, encodeState } from '../src/snapshot-codec.js';
-import type { SnapshotRow, SnapshotStore } from '../src/snapshot-store.js';
+import { CODEC, decodeRow, encodeState, rowChecksum, sealRow, snapshotRow } from '../src/snapshot-codec.js';
+import type { SkippedRow, SnapshotRow, SnapshotStore } from '../src/snapshot-store.js';
 import { SCHEMA_VERSION, SqliteSnapshotStore, StoreLockedError } from '../src/sqlite-store.js';
+import { ActorSystem } from '../src/system.js';
 
 const root = resolve(import.meta.dirname, '..');
 const dirs: string[] = [];
@@ -38,7 +39,7 @@ afterAll(() => {
 /** A row of `path` at `seq` holding `state` (default `{ seq }`; an explicit undefined is kept). */
 function row(path: string, seq: number, ...rest: [state?: unknown, holder?: string | null]): SnapshotRow {
   const state = rest.length > 0 ? rest[0] : { seq };
-  return { path, holder: rest[1] ?? null, seq, takenAt: 1_700_000_000_000 + seq, version: 1, ...encodeState(state) };
+  return snapshotRow({ path, holder: rest[1] ?? null, seq, takenAt: 1_700_000_000_000 + seq, version: 1 }, state);
 }
 
 const seqs = (rows: SnapshotRow[]) => rows.map((r) => r.seq);
@@ -259,7 +260,7 @@ describe('snapshot codec', () => {
   it('names the codec and checksums the data with CRC32', () => {
     const encoded = encodeState({ a: 1 });
     expect(encoded.codec).toBe('msgpackr/1');
-    expect(encoded.checksum).toBe(crc32(encoded.data));
+    expect(encoded.dataCrc).toBe(crc32(encoded.data));
     expect(encoded.data).toBeInstanceOf(Uint8Array);
   });
 
@@ -273,16 +274,12 @@ describe('snapshot codec', () => {
     corrupt({ ...r, checksum: (r.checksum + 1) >>> 0 }, /checksum mismatch/);
     corrupt({ ...r, data: r.data.subarray(0, r.data.length - 1) }, /checksum mismatch/);
     // Truncated, or with trailing bytes, but with a matching checksum: the decoder catches it.
-    for (let n = 0; n < r.data.length; n++) {
-      const data = r.data.slice(0, n);
-      corrupt({ ...r, data, checksum: crc32(data) }, /does not decode/);
-    }
-    const longer = Uint8Array.from([...r.data, 0x01]);
-    corrupt({ ...r, data: longer, checksum: crc32(longer) }, /does not decode/);
-    const garbage = Uint8Array.from([0xc1, 0xc1, 0xc1]);
-    corrupt({ ...r, data: garbage, checksum: crc32(garbage) }, /does not decode/);
+    const resealed = (data: Uint8Array) => ({ ...r, data, checksum: rowChecksum({ ...r, data }) });
+    for (let n = 0; n < r.data.length; n++) corrupt(resealed(r.data.slice(0, n)), /does not decode/);
+    corrupt(resealed(Uint8Array.from([...r.data, 0x01])), /does not decode/);
+    corrupt(resealed(Uint8Array.from([0xc1, 0xc1, 0xc1])), /does not decode/);
     corrupt({ ...r, codec: 'msgpackr/2' }, /unknown codec 'msgpackr\/2'/);
-    corrupt({ ...r, data: 'x' as unknown as Uint8Array }, /no data/);
+    corrupt({ ...r, data: 'x' as unknown as Uint8Array }, /data must be a Uint8Array/);
     expect(decodeRow(r)).toEqual({ balance: 12, history: new Map([['+5', new Date(0)]]) });
   });
 
@@ -292,7 +289,7 @@ describe('snapshot codec', () => {
     expect(() => encodeState(cyclic)).toThrow(/cycle/);
     expect(() => encodeState({ s: Symbol('x') })).toThrow(TypeError);
     // The shared encoder is fine afterwards.
-    expect(decodeRow({ ...row('/x', 1), ...encodeState({ ok: [1] }) })).toEqual({ ok: [1] });
+    expect(decodeRow(sealRow(row('/x', 1), encodeState({ ok: [1] })))).toEqual({ ok: [1] });
   });
 
   it('needs no state shared between processes: another process decodes what this one wrote', async () => {
@@ -301,7 +298,7 @@ describe('snapshot codec', () => {
     const { out, err } = await child(`
       import { decodeRow } from ${src('snapshot-codec.ts')};
       const data = Uint8Array.from(Buffer.from(${JSON.stringify(Buffer.from(last.data).toString('base64'))}, 'base64'));
-      const value = decodeRow({ path: '/x', holder: null, seq: 1, takenAt: 0, version: 1, codec: ${JSON.stringify(last.codec)}, checksum: ${last.checksum}, data });
+      const value = decodeRow({ path: '/x', holder: null, seq: 1, takenAt: 0, version: 1, codec: ${JSON.stringify(last.codec)}, checksum: ${sealRow({ path: '/x', holder: null, seq: 1, takenAt: 0, version: 1 }, last).checksum}, data });
       console.log(JSON.stringify({ i: value.i, common: value.common, map: value.m instanceof Map, k: value.m.get('k') }));
     `).done;
     expect(err).toBe('');
@@ -314,7 +311,7 @@ describe('snapshot codec', () => {
 describe('SqliteSnapshotStore', () => {
   const newFile = () => join(tempDir(), 'snapshots.db');
 
-  it('creates the folder, the schema at user_version 1, WAL and the chosen durability', () => {
+  it('creates the folder, the schema at the current user_version, WAL and the chosen durability', () => {
     const file = join(tempDir(), 'a', 'b', 'snapshots.db');
     const store = new SqliteSnapshotStore({ path: file });
     const db = (store as unknown as { db: Database.Database }).db;
@@ -327,8 +324,8 @@ describe('SqliteSnapshotStore', () => {
     expect((power as unknown as { db: Database.Database }).db.pragma('synchronous', { simple: true })).toBe(2); // FULL
     power.close();
     const raw = new Database(file);
-    expect(SCHEMA_VERSION).toBe(1);
-    expect(raw.pragma('user_version', { simple: true })).toBe(1);
+    expect(SCHEMA_VERSION).toBe(2);
+    expect(raw.pragma('user_version', { simple: true })).toBe(2);
     expect(raw.prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'index') ORDER BY name").pluck().all()).toEqual(['snapshots', 'snapshots_key']);
     raw.close();
   });
@@ -345,7 +342,7 @@ describe('SqliteSnapshotStore', () => {
     const file = newFile();
     new SqliteSnapshotStore({ path: file }).close();
     const raw = new Database(file);
-    raw.pragma('user_version = 2');
+    raw.pragma('user_version = 3');
     raw.close();
     let error: unknown;
     try {
@@ -355,13 +352,13 @@ describe('SqliteSnapshotStore', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toContain(file);
-    expect((error as Error).message).toMatch(/schema version 2, newer than this code's 1/);
+    expect((error as Error).message).toMatch(/schema version 3, newer than this code's 2/);
     const after = new Database(file); // not locked: the refused store let go of the file
-    expect(after.pragma('user_version', { simple: true })).toBe(2);
+    expect(after.pragma('user_version', { simple: true })).toBe(3);
     after.close();
   });
 
-  it('never crashes on rows corrupted in the file: own() returns them, decodeRow throws', () => {
+  it('never crashes on rows corrupted in the file: own() returns them and decodeRow throws, or leaves out and reports an ill-typed one', () => {
     const file = newFile();
     let store = new SqliteSnapshotStore({ path: file });
     const keep = new Map([['/a', 10]]);
@@ -382,17 +379,21 @@ describe('SqliteSnapshotStore', () => {
     raw.close();
 
     store = track(new SqliteSnapshotStore({ path: file }));
+    const skipped: SkippedRow[] = [];
+    store.onCorrupt = (r) => skipped.push(r);
     const rows = store.own('/a');
-    expect(seqs(rows)).toEqual([6, 5, 4, 3, 2, 1]);
+    expect(seqs(rows)).toEqual([6, 4, 3, 2, 1]); // 5: its data is text, not bytes
+    expect(skipped).toEqual([{ path: '/a', holder: null, seq: 5, why: expect.stringMatching(/data must be a Uint8Array/) }]);
     expect(decodeRow(rows[0]!)).toEqual({ seq: 6, pad: 'x'.repeat(50) });
     for (const r of rows.slice(1)) expect(() => decodeRow(r)).toThrow(SnapshotCorruptError);
     expect(() => decodeRow(store.replicas('/a')[0]!)).toThrow(SnapshotCorruptError);
     expect(() => decodeRow(store.get('/a', 3)!)).toThrow(/checksum mismatch/);
+    expect(store.get('/a', 5)).toBeUndefined();
     expect(store.maxSeq('/a')).toBe(9);
     expect(store.paths()).toEqual(['/a']);
     // Writing and retention go on over the corrupt rows.
     store.writeBatch([row('/a', 7)]);
-    expect(seqs(store.own('/a'))).toEqual([7, 6, 5]);
+    expect(seqs(store.own('/a'))).toEqual([7, 6]); // 5 keeps its place among the 3 kept: its seq is fine
   });
 
   it('refuses a second store on the same file in this process, and allows it after close', () => {
@@ -439,9 +440,9 @@ describe('SqliteSnapshotStore', () => {
     const holder = child(
       `
       import { SqliteSnapshotStore } from ${src('sqlite-store.ts')};
-      import { encodeState } from ${src('snapshot-codec.ts')};
+      import { snapshotRow } from ${src('snapshot-codec.ts')};
       const store = new SqliteSnapshotStore({ path: ${JSON.stringify(file)} });
-      store.writeBatch(Array.from({ length: 100 }, (_, i) => ({ path: '/a' + i, holder: null, seq: 1, takenAt: 0, version: 1, ...encodeState({ i }) })));
+      store.writeBatch(Array.from({ length: 100 }, (_, i) => snapshotRow({ path: '/a' + i, holder: null, seq: 1, takenAt: 0, version: 1 }, { i })));
       console.log('ready');
       setInterval(() => {}, 1000);`,
       (line) => line === 'ready' && onReady(),
@@ -454,5 +455,223 @@ describe('SqliteSnapshotStore', () => {
     const store = track(new SqliteSnapshotStore({ path: file }));
     expect(store.paths()).toHaveLength(100);
     expect(decodeRow(store.own('/a42')[0]!)).toEqual({ i: 42 });
+  });
+});
+
+// ---- Damaged, foreign and misplaced files ----------------------------------------------
+
+describe('SqliteSnapshotStore: damaged, foreign and misplaced files', () => {
+  const newFile = () => join(tempDir(), 'snapshots.db');
+  const errorOf = (fn: () => unknown): Error & Record<string, unknown> => {
+    try {
+      fn();
+    } catch (e) {
+      return e as Error & Record<string, unknown>;
+    }
+    throw new Error('it did not throw');
+  };
+
+  it('leaves a stored row whose seq is not a safe integer out of reads, maxSeq and retention, reporting it', () => {
+    for (const bad of ["'3x'", '2.5', '9007199254740993', '-4']) {
+      const file = newFile();
+      let store = new SqliteSnapshotStore({ path: file });
+      store.writeBatch([row('/a', 1), row('/a', 2), row('/a', 3), row('/b', 1)]);
+      store.close();
+      const raw = new Database(file);
+      raw.exec(`UPDATE snapshots SET seq = ${bad} WHERE path = '/a' AND seq = 3`);
+      raw.close();
+
+      store = track(new SqliteSnapshotStore({ path: file }));
+      const skipped: SkippedRow[] = [];
+      store.onCorrupt = (r) => skipped.push(r);
+      expect(seqs(store.own('/a')), bad).toEqual([2, 1]);
+      expect(seqs(store.own('/a', 1)), bad).toEqual([2]);
+      expect(skipped.length, bad).toBeGreaterThan(0);
+      for (const r of skipped) expect(r, bad).toMatchObject({ path: '/a', holder: null, why: expect.stringMatching(/^seq must be a non-negative safe integer/) });
+      expect(store.maxSeq('/a'), bad).toBe(2);
+      // Writes go on, for this actor and any other, in one batch; the damaged row blocks none.
+      store.writeBatch([row('/a', 3), row('/a', 4), row('/b', 2)]);
+      expect(seqs(store.own('/a')), bad).toEqual([4, 3, 2]);
+      expect(seqs(store.own('/b')), bad).toEqual([2, 1]);
+      expect(decodeRow(store.own('/a', 1)[0]!), bad).toEqual({ seq: 4 });
+    }
+  });
+
+  it('refuses a row whose path, holder, seq, taken_at, version or codec was damaged in the file: the checksum covers the whole row', () => {
+    const file = newFile();
+    let store = new SqliteSnapshotStore({ path: file });
+    store.writeBatch([row('/alice', 5, { owner: 'alice' }), ...[1, 2, 3, 4, 6].map((seq) => row('/bob', seq, { owner: 'bob', seq }))], new Map([['/bob', 10]]));
+    store.close();
+    const raw = new Database(file);
+    raw.exec("UPDATE snapshots SET path = '/bob' WHERE path = '/alice'"); // now /bob's seq 5
+    raw.exec("UPDATE snapshots SET seq = 9 WHERE path = '/bob' AND seq = 1"); // an old row turned newest
+    raw.exec("UPDATE snapshots SET holder = '/partner' WHERE path = '/bob' AND seq = 2");
+    raw.exec("UPDATE snapshots SET taken_at = taken_at + 1 WHERE path = '/bob' AND seq = 3");
+    raw.exec("UPDATE snapshots SET version = 0 WHERE path = '/bob' AND seq = 4");
+    raw.close();
+
+    store = track(new SqliteSnapshotStore({ path: file }));
+    const own = store.own('/bob');
+    expect(seqs(own)).toEqual([9, 6, 5, 4, 3]);
+    const valid = own.filter((r) => {
+      try {
+        decodeRow(r);
+        return true;
+      } catch (error) {
+        expect(error).toBeInstanceOf(SnapshotCorruptError);
+        expect((error as Error).message).toMatch(/checksum mismatch/);
+        return false;
+      }
+    });
+    expect(valid.map((r) => [r.seq, decodeRow(r)])).toEqual([[6, { owner: 'bob', seq: 6 }]]);
+    expect(() => decodeRow(store.replicas('/bob')[0]!)).toThrow(/checksum mismatch/);
+    const good = row('/bob', 6, { owner: 'bob', seq: 6 });
+    expect(() => decodeRow({ ...good, codec: 'msgpackr/1 ' })).toThrow(SnapshotCorruptError);
+  });
+
+  it('reads a file written by schema version 1: rows whose old checksum holds are resealed, a damaged one stays corrupt', () => {
+    const file = newFile();
+    const raw = new Database(file);
+    raw.exec(`CREATE TABLE snapshots (path TEXT NOT NULL, holder TEXT NOT NULL, seq INTEGER NOT NULL, taken_at INTEGER NOT NULL,
+                version INTEGER NOT NULL, codec TEXT NOT NULL, checksum INTEGER NOT NULL, data BLOB NOT NULL);
+              CREATE UNIQUE INDEX snapshots_key ON snapshots (path, holder, seq);`);
+    raw.pragma('user_version = 1');
+    const insert = raw.prepare('INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    const v1 = (path: string, holder: string, seq: number, state: unknown, damaged = false) => {
+      const { codec, data } = encodeState(state);
+      insert.run(path, holder, seq, 1000 + seq, 1, codec, damaged ? crc32(data) ^ 1 : crc32(data), data); // version 1: CRC32 of data only
+    };
+    v1('/a', '', 1, { n: 1 });
+    v1('/a', '', 2, { n: 2 }, true);
+    v1('/a', '/p', 2, { n: 2, replica: true });
+    raw.close();
+
+    let store = new SqliteSnapshotStore({ path: file });
+    expect(decodeRow(store.get('/a', 1)!)).toEqual({ n: 1 });
+    expect(() => decodeRow(store.get('/a', 2)!)).toThrow(/checksum mismatch/);
+    expect(decodeRow(store.replicas('/a')[0]!)).toEqual({ n: 2, replica: true });
+    store.writeBatch([row('/a', 3, { n: 3 })]);
+    store.close();
+    const after = new Database(file);
+    expect(after.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    after.close();
+    store = track(new SqliteSnapshotStore({ path: file })); // already current: nothing resealed twice
+    expect(store.own('/a').map((r) => [r.seq, (() => { try { return decodeRow(r); } catch { return 'corrupt'; } })()])).toEqual([
+      [3, { n: 3 }],
+      [2, 'corrupt'],
+      [1, { n: 1 }],
+    ]);
+  });
+
+  it('refuses a SQLite file of another application with NotASnapshotStoreError naming the path, leaves it as it was and lets go of it', async () => {
+    const cases: [ddl: string, userVersion: number][] = [
+      ['CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)', 0],
+      ['CREATE TABLE snapshots (id INTEGER PRIMARY KEY, body TEXT)', 0],
+      ['CREATE TABLE snapshots (id INTEGER PRIMARY KEY, body TEXT)', 1],
+      ['CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)', 7],
+    ];
+    for (const [ddl, userVersion] of cases) {
+      const file = newFile();
+      const raw = new Database(file);
+      raw.exec(ddl);
+      raw.pragma(`user_version = ${userVersion}`);
+      raw.close();
+      for (const open of [() => new SqliteSnapshotStore({ path: file }), () => new SqliteSnapshotStore({ path: file })]) {
+        const error = errorOf(open); // twice: the first refusal let go of the file
+        expect(error, ddl).toBeInstanceOf(GenesisError);
+        expect(error, ddl).toMatchObject({ code: 'NOT_A_SNAPSHOT_STORE', file });
+        expect(error.message, ddl).toContain(`${file} is not a Genesis snapshot store`);
+      }
+      await expect(ActorSystem.start({ store: file, logger: { level: 'silent' } })).rejects.toMatchObject({ code: 'NOT_A_SNAPSHOT_STORE' });
+      // Untouched and not locked: another connection reads and writes it at once, as before.
+      const other = new Database(file, { timeout: 0 });
+      expect(other.pragma('journal_mode', { simple: true }), ddl).toBe('delete');
+      expect(other.pragma('user_version', { simple: true }), ddl).toBe(userVersion);
+      const table = ddl.split(' ')[2]!;
+      expect(other.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all(), ddl).toEqual([table]);
+      other.prepare(`INSERT INTO ${table} VALUES (1, 'x')`).run();
+      other.close();
+    }
+  });
+
+  it('refuses a store path that is a directory or lies under a regular file with ConfigError naming the store option', async () => {
+    const dir = tempDir();
+    const plain = join(dir, 'plain');
+    writeFileSync(plain, 'not a folder');
+    const cases: [path: string, why: RegExp][] = [
+      [dir, /is a directory/],
+      [join(plain, 'snapshots.db'), /plain is a file, not a directory/],
+      [join(plain, 'deeper', 'snapshots.db'), /plain is a file, not a directory/],
+    ];
+    for (const [path, why] of cases) {
+      const error = errorOf(() => new SqliteSnapshotStore({ path }));
+      expect(error, path).toBeInstanceOf(ConfigError);
+      expect(error, path).toMatchObject({ option: 'store' });
+      expect(error.message, path).toContain(path);
+      expect(error.message, path).toMatch(why);
+      await expect(ActorSystem.start({ store: path, logger: { level: 'silent' } })).rejects.toMatchObject({ code: 'CONFIG', option: 'store' });
+    }
+  });
+
+  it('finds the rows a write replaces with index seeks: rows read per write do not grow with keep', () => {
+    /** Rows better-sqlite3 hands back, and the SQL run, while `fn` runs. */
+    const watch = (db: Database.Database, fn: () => void) => {
+      const proto = Object.getPrototypeOf(db.prepare('SELECT 1')) as Record<'get' | 'all' | 'iterate' | 'run', (...args: unknown[]) => unknown>;
+      const saved = { get: proto.get, all: proto.all, iterate: proto.iterate, run: proto.run };
+      const seen = { rows: 0, sql: new Set<string>() };
+      proto.get = function (this: Database.Statement, ...args) {
+        seen.sql.add(this.source);
+        const r = saved.get.apply(this, args);
+        if (r !== undefined) seen.rows++;
+        return r;
+      };
+      proto.all = function (this: Database.Statement, ...args) {
+        seen.sql.add(this.source);
+        const r = saved.all.apply(this, args) as unknown[];
+        seen.rows += r.length;
+        return r;
+      };
+      proto.iterate = function* (this: Database.Statement, ...args) {
+        seen.sql.add(this.source);
+        for (const r of saved.iterate.apply(this, args) as Iterable<unknown>) {
+          seen.rows++;
+          yield r;
+        }
+      };
+      proto.run = function (this: Database.Statement, ...args) {
+        seen.sql.add(this.source);
+        return saved.run.apply(this, args);
+      };
+      try {
+        fn();
+      } finally {
+        Object.assign(proto, saved);
+      }
+      return seen;
+    };
+    const WRITES = 20;
+    const steadyState = (keep: number) => {
+      const store = track(new SqliteSnapshotStore({ path: ':memory:' }));
+      const db = (store as unknown as { db: Database.Database }).db;
+      const keepBy = new Map([['/a', keep]]);
+      store.writeBatch(Array.from({ length: keep }, (_, i) => row('/a', i + 1)), keepBy);
+      store.writeBatch([row('/a', keep + 1), row('/a', keep + 1, 'r', '/p')], keepBy); // the first write of a range counts it once
+      const seen = watch(db, () => {
+        for (let seq = keep + 2; seq < keep + 2 + WRITES; seq++) store.writeBatch([row('/a', seq), row('/a', seq, 'r', '/p')], keepBy);
+      });
+      expect(store.own('/a', Infinity)).toHaveLength(keep);
+      expect(store.own('/a', 1)[0]!.seq).toBe(keep + 1 + WRITES);
+      return { perWrite: seen.rows / WRITES, sql: seen.sql, db };
+    };
+    const small = steadyState(3);
+    const large = steadyState(3000);
+    expect(large.perWrite).toBe(small.perWrite);
+    expect(large.perWrite).toBeLessThanOrEqual(4);
+    // Every statement a write runs seeks the index (or the rowid): no scan of the table, no sort.
+    for (const sql of large.sql) {
+      const params = new Array((sql.match(/\?/g) ?? []).length).fill(null);
+      const plan = (large.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((p) => p.detail);
+      for (const step of plan) expect(step, sql).not.toMatch(/^SCAN snapshots|TEMP B-TREE/);
+    }
   });
 });
