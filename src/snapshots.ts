@@ -11,11 +11,18 @@
  * - After every init, the actor's state becomes the newest valid copy among its own rows, the
  *   persisted replicas and the partners' memory. A corrupt copy (checksum, decoding, a version
  *   newer than the code) is logged, counted and skipped for the next older one — never a crash.
+ *   So is a stored row the store cannot even order (a column of the wrong type): the store leaves
+ *   it out and reports it here.
+ * - A row is checked before it joins a group commit, so one actor's bad row fails that actor's
+ *   snapshot alone, never the batch of every other actor.
+ * - A checkpoint is bounded: actors that cannot be snapshotted in time (a handler that never
+ *   settles) are named in its outcome; the others are committed all the same.
  */
 import type { ActorCell } from './cell.js';
-import { ConfigError, SnapshotCorruptError } from './errors.js';
+import { CheckpointError, ConfigError, SnapshotCorruptError, TimeoutError } from './errors.js';
+import { rowProblem } from './memory-store.js';
 import { checkObject, knownKeys, positiveInteger, positiveNumber } from './options.js';
-import { decodeRow, encodeState } from './snapshot-codec.js';
+import { decodeRow, type EncodedState, encodeState, sealRow, verifyRow } from './snapshot-codec.js';
 import type { SnapshotRow, SnapshotStore } from './snapshot-store.js';
 import type { ActorSystem } from './system.js';
 
@@ -73,6 +80,8 @@ export class SnapshotSlot {
   wanted = false;
   timer: unknown = null;
   waiters: Array<(seq: number) => void> | null = null;
+  /** Why the last snapshot that settled with -1 was not taken (for a checkpoint's outcome). */
+  failure = '';
 
   constructor(
     readonly config: SnapshotConfig | null,
@@ -89,11 +98,17 @@ export interface SnapshotMetrics {
   restoreFailures: number;
 }
 
+/** What a checkpoint did: seqs of the snapshots committed, and why the others were not taken. */
+export interface CheckpointOutcome {
+  seqs: Record<string, number>;
+  missed: Record<string, string>;
+}
+
 export class Snapshots {
   private store: SnapshotStore | null = null;
   private pending: SnapshotRow[] = [];
   private readonly keep = new Map<string, number>();
-  private commitWaiters: Array<{ resolve: (seq: number) => void; seq: number }> = [];
+  private commitWaiters: Array<{ resolve: (seq: number) => void; seq: number; slot: SnapshotSlot }> = [];
   private flushScheduled = false;
   private closed = false;
   /** Seq of the newest snapshot this process took, per path. */
@@ -112,7 +127,13 @@ export class Snapshots {
     if (this.store !== null) return this.store;
     if (this.closed) throw new ConfigError('store', 'the snapshot store is closed (the system has shut down)');
     if (this.openStore === null) throw new ConfigError('store', 'snapshots need a store, but the system was started with store: false');
-    return (this.store = this.openStore());
+    const store = this.openStore();
+    // Rows the store cannot even order are corrupt like any other: logged, counted, skipped.
+    store.onCorrupt = (row) => {
+      this.metrics.corrupt++;
+      this.system.log.error({ path: row.path, holder: row.holder ?? undefined, seq: String(row.seq), why: row.why }, `skipped a damaged snapshot row of ${row.path}`);
+    };
+    return (this.store = store);
   }
 
   /** Opens the store now (for an explicit store option: errors surface at start). */
@@ -158,31 +179,30 @@ export class Snapshots {
     const slot = cell.snap!;
     slot.wanted = false;
     slot.sinceLast = 0;
-    let encoded: ReturnType<typeof encodeState>;
+    let row: SnapshotRow;
+    let encoded: EncodedState;
     try {
       encoded = encodeState(cell.state);
+      row = sealRow({ path: cell.path, holder: null, seq: slot.seq + 1, takenAt: Date.now(), version: cell.behavior.version }, encoded);
+      // Checked here, not in the batch: a bad row would roll back every actor's snapshot with it.
+      const problem = rowProblem(row);
+      if (problem !== undefined) throw new TypeError(`invalid snapshot row: ${problem}`);
     } catch (error) {
       // An unencodable state (a cycle, a symbol) is the actor's bug, reported, not a crash.
       this.metrics.failed++;
       cell.log.error({ err: error }, `cannot snapshot ${cell.path}`);
+      slot.failure = `its state cannot be snapshotted: ${(error as Error).message}`;
       this.settleWaiters(slot, -1);
       return Promise.resolve(-1);
     }
-    const row: SnapshotRow = {
-      path: cell.path,
-      holder: null,
-      seq: ++slot.seq,
-      takenAt: Date.now(),
-      version: cell.behavior.version,
-      ...encoded,
-    };
+    slot.seq = row.seq;
     this.pending.push(row);
     this.newest.set(row.path, row.seq);
     for (const partner of slot.partners) {
-      this.pending.push({ ...row, holder: partner });
+      this.pending.push(sealRow({ ...row, holder: partner }, encoded)); // same data, own checksum
       this.copiesHeldBy(partner, true)?.set(cell.path, row);
     }
-    const promise = new Promise<number>((resolve) => this.commitWaiters.push({ resolve, seq: row.seq }));
+    const promise = new Promise<number>((resolve) => this.commitWaiters.push({ resolve, seq: row.seq, slot }));
     const waiters = slot.waiters; // those who asked for exactly this snapshot
     slot.waiters = null;
     if (waiters !== null) void promise.then((seq) => waiters.forEach((w) => w(seq)));
@@ -193,9 +213,64 @@ export class Snapshots {
     return promise;
   }
 
+  /**
+   * system.checkpoint(): the seq of each cell's snapshot by path, or CheckpointError naming the
+   * cells that could not be snapshotted (the others are committed all the same).
+   */
+  async checkpoint(cells: readonly ActorCell[], timeoutMs: number): Promise<Record<string, number>> {
+    const { seqs, missed } = await this.snapshotAll(cells, timeoutMs);
+    if (Object.keys(missed).length > 0) throw new CheckpointError(seqs, missed);
+    return seqs;
+  }
+
+  /**
+   * Snapshots each cell (after the handler in progress, as ctx.snapshotNow()) and settles once
+   * each is committed or failed, or after `timeoutMs` on the system clock, whichever is first.
+   * A cell still waiting then is missed; its snapshot is still taken if its handler ever ends.
+   */
+  snapshotAll(cells: readonly ActorCell[], timeoutMs: number): Promise<CheckpointOutcome> {
+    const outcome: CheckpointOutcome = { seqs: {}, missed: {} };
+    if (cells.length === 0) return Promise.resolve(outcome);
+    return new Promise((resolve) => {
+      const waiting = new Map<ActorCell, (seq: number) => void>();
+      const finish = () => {
+        if (waiting.size > 0) return;
+        this.system.clock.clearTimeout(timer);
+        resolve(outcome);
+      };
+      const timer = this.system.clock.setTimeout(() => {
+        for (const [cell, settle] of waiting) {
+          const slot = cell.snap!;
+          const at = slot.waiters?.indexOf(settle) ?? -1;
+          if (at >= 0) slot.waiters!.splice(at, 1); // nobody waits for it any more
+          outcome.missed[cell.path] = cell.inHandler
+            ? `not snapshotted within ${timeoutMs} ms: its handler in progress has not finished`
+            : `not committed within ${timeoutMs} ms`;
+        }
+        waiting.clear();
+        resolve(outcome);
+      }, timeoutMs);
+      for (const cell of cells) {
+        const slot = cell.snap!;
+        const settle = (seq: number) => {
+          if (!waiting.delete(cell)) return; // timed out already
+          if (seq >= 0) outcome.seqs[cell.path] = seq;
+          else outcome.missed[cell.path] = slot.failure || 'no snapshot was taken';
+          finish();
+        };
+        waiting.set(cell, settle);
+        if (cell.inHandler) {
+          slot.wanted = true;
+          (slot.waiters ??= []).push(settle);
+        } else void this.take(cell).then(settle);
+      }
+    });
+  }
+
   /** The handler that asked for a snapshot failed or was killed: it will not be taken. */
-  abandon(slot: SnapshotSlot): void {
+  abandon(slot: SnapshotSlot, why = 'the handler it waited for failed or was killed'): void {
     slot.wanted = false;
+    if (slot.waiters !== null) slot.failure = why;
     this.settleWaiters(slot, -1);
   }
 
@@ -221,7 +296,10 @@ export class Snapshots {
       // A failed write loses no running state; the actors keep going and try again next time.
       this.metrics.failed += rows.length;
       this.system.log.error({ err: error, rows: rows.length }, 'snapshot write failed');
-      for (const w of waiters) w.resolve(-1);
+      for (const w of waiters) {
+        w.slot.failure = `the store write failed: ${(error as Error).message}`;
+        w.resolve(-1);
+      }
     }
   };
 
@@ -276,6 +354,7 @@ export class Snapshots {
   private decode(cell: ActorCell, row: SnapshotRow, source: string): { value: unknown } | undefined {
     try {
       const behavior = cell.behavior;
+      verifyRow(row); // types, codec and checksum first: a damaged version must not decide anything
       if (row.version > behavior.version) {
         throw new SnapshotCorruptError(row.path, row.seq, `written by version ${row.version}, newer than this code's ${behavior.version}`);
       }
@@ -292,6 +371,41 @@ export class Snapshots {
       cell.log.error({ err: error, seq: row.seq, source, holder: row.holder ?? undefined }, `skipped snapshot ${row.seq} of ${cell.path}`);
       return undefined;
     }
+  }
+
+  /**
+   * system.restore(): sets the state of one of the actor's own snapshots in the actor's turn,
+   * after the handler in progress. TimeoutError after `timeoutMs` on the system clock if that turn
+   * has not come (a handler that does not settle); the rollback is then cancelled, never applied
+   * later behind the caller's back.
+   */
+  rollbackInTurn(cell: ActorCell, seq: number | undefined, timeoutMs: number): Promise<void> {
+    const state = this.rollback(cell, seq);
+    return new Promise<void>((resolve, reject) => {
+      let pending = true;
+      const timer = this.system.clock.setTimeout(() => {
+        if (!pending) return;
+        pending = false;
+        const error = new TimeoutError(cell.path, timeoutMs);
+        error.message = `restore of ${cell.path} timed out after ${timeoutMs} ms: its handler in progress has not finished; nothing was rolled back`;
+        reject(error);
+      }, timeoutMs);
+      const settle = (error?: unknown) => {
+        if (!pending) return;
+        pending = false;
+        this.system.clock.clearTimeout(timer);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      cell
+        .runInTurn(() => {
+          if (!pending) return; // timed out: the caller was told nothing happened
+          cell.state = state;
+          cell.log.info({ seq: seq ?? 'latest' }, `${cell.path} rolled back to a snapshot`);
+          settle();
+        })
+        .catch(settle); // stopped before its turn came
+    });
   }
 
   /** The state of one of an actor's own snapshots (latest if no seq), for a rollback. */
@@ -334,7 +448,7 @@ export class Snapshots {
     if (slot === null) return;
     if (slot.timer !== null) this.system.clock.clearTimeout(slot.timer);
     slot.timer = null;
-    this.abandon(slot);
+    this.abandon(slot, 'the actor stopped');
   }
 
   /** Flushes what is queued and closes the store. */

@@ -1,6 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { CRASH, crashable } from '../actors/chaos.js';
 import { ConfigError, defineActor, SimulatedClock, type SystemOptions } from '../src/index.js';
+import { CheckpointError, TimeoutError } from '../src/errors.js';
 import { MemorySnapshotStore } from '../src/memory-store.js';
 import type { SnapshotRow, SnapshotStore } from '../src/snapshot-store.js';
 import { nextTurn, startSystem, until } from './helpers.js';
@@ -193,15 +198,8 @@ describe('snapshots', () => {
 
   it('migrates a snapshot written by an older version and refuses a newer one', async () => {
     const { system: sys, store } = await system();
-    const { encodeState } = await import('../src/snapshot-codec.js');
-    const row = (seq: number, version: number, state: unknown): SnapshotRow => ({
-      path: '/acct',
-      holder: null,
-      seq,
-      takenAt: 0,
-      version,
-      ...encodeState(state),
-    });
+    const { snapshotRow } = await import('../src/snapshot-codec.js');
+    const row = (seq: number, version: number, state: unknown): SnapshotRow => snapshotRow({ path: '/acct', holder: null, seq, takenAt: 0, version }, state);
     store.writeBatch([row(1, 1, { cents: 4200 })]);
     const ref = sys.spawn(Account, { name: 'acct', snapshot: {} });
     expect(await ref.ask({ type: 'get' })).toBe(42);
@@ -271,11 +269,172 @@ describe('snapshots around crashes', () => {
     expect(await ref.ask('get')).toBe(3);
   });
 
-  it('ends a checkpoint whose actor crashes in the handler it waited for', async () => {
+  it('ends a checkpoint whose actor crashes in the handler it waited for with CheckpointError naming it', async () => {
     const sys = await startSystem();
     const ref = sys.spawn(Acc, { name: 'a', restart: 'temporary', snapshot: {} });
     ref.tell('slow');
     await nextTurn();
-    expect(await sys.checkpoint('/a')).toEqual({ '/a': -1 });
+    const error = await sys.checkpoint('/a').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CheckpointError);
+    expect(error).toMatchObject({ code: 'CHECKPOINT_INCOMPLETE', seqs: {}, missed: { '/a': expect.stringMatching(/handler it waited for failed/) } });
+  });
+});
+
+describe('snapshots in a damaged store file', () => {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+  const newFile = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'genesis-snapshots-'));
+    dirs.push(dir);
+    return join(dir, 'snapshots.db');
+  };
+  const damage = (file: string, sql: string) => {
+    const raw = new Database(file);
+    raw.exec(sql);
+    raw.close();
+  };
+
+  it('skips a stored row whose seq is not a safe integer and keeps snapshotting other actors', async () => {
+    for (const bad of ["'x'", '1.5', '9007199254740993']) {
+      const file = newFile();
+      let sys = await startSystem({ store: file });
+      sys.spawn(Account, { name: 'a', snapshot: {} }).tell({ type: 'add', n: 5 });
+      sys.spawn(Account, { name: 'b', snapshot: {} }).tell({ type: 'add', n: 7 });
+      await nextTurn();
+      expect(await sys.checkpoint()).toEqual({ '/a': 1, '/b': 1 });
+      await sys.shutdown();
+      damage(file, `UPDATE snapshots SET seq = ${bad} WHERE path = '/a'`);
+
+      sys = await startSystem({ store: file });
+      const a = sys.spawn(Account, { name: 'a', snapshot: {} });
+      const b = sys.spawn(Account, { name: 'b', snapshot: {} });
+      expect(await a.ask({ type: 'get' }), bad).toBe(0); // its only row is unusable: from init
+      expect(await b.ask({ type: 'get' }), bad).toBe(7);
+      expect(sys.metrics().snapshots.corrupt, bad).toBe(1);
+      a.tell({ type: 'add', n: 2 });
+      await nextTurn();
+      expect(await sys.checkpoint(), bad).toEqual({ '/a': 1, '/b': 2 }); // both committed, in one batch
+      expect(sys.metrics().snapshots.failed, bad).toBe(0);
+      await sys.stop(a);
+      expect(await sys.spawn(Account, { name: 'a', snapshot: {} }).ask({ type: 'get' }), bad).toBe(2);
+      await sys.shutdown();
+    }
+  });
+
+  it("restores an actor's own state when a damaged path or seq column hands it another row, counting that row as corrupt", async () => {
+    const file = newFile();
+    let sys = await startSystem({ store: file });
+    const alice = sys.spawn(Account, { name: 'alice', snapshot: {} });
+    const bob = sys.spawn(Account, { name: 'bob', snapshot: {} });
+    alice.tell({ type: 'add', n: 100 });
+    bob.tell({ type: 'add', n: 1 });
+    await nextTurn();
+    await sys.checkpoint(); // alice 1 (100), bob 1 (1)
+    bob.tell({ type: 'add', n: 2 });
+    await nextTurn();
+    await sys.checkpoint('/bob'); // bob 2 (3)
+    await sys.checkpoint('/alice'); // alice 2 (100)
+    await sys.checkpoint('/alice'); // alice 3 (100)
+    await sys.shutdown();
+    // Alice's newest row now claims to be Bob's; Bob's oldest claims to be his newest.
+    damage(file, "UPDATE snapshots SET path = '/bob' WHERE path = '/alice' AND seq = 3; UPDATE snapshots SET seq = 9 WHERE path = '/bob' AND seq = 1");
+
+    sys = await startSystem({ store: file });
+    const again = sys.spawn(Account, { name: 'bob', snapshot: { keep: 5 } });
+    expect(await again.ask({ type: 'get' })).toBe(3);
+    expect(sys.metrics().snapshots.corrupt).toBe(2);
+    expect(sys.metrics().snapshots.restored).toBe(1);
+  });
+});
+
+describe('bounded checkpoint and restore', () => {
+  /** An actor whose 'hang' handler waits until the test calls release(). */
+  function gate() {
+    let release = () => {};
+    const Gate = defineActor<number, 'inc' | 'hang' | 'get'>({
+      init: () => 0,
+      async receive(n, m, ctx) {
+        if (m === 'inc') return n + 1;
+        if (m === 'hang') {
+          await new Promise<void>((resolve) => (release = resolve));
+          return n + 100;
+        }
+        ctx.reply(n);
+      },
+    });
+    return { Gate, release: () => release() };
+  }
+
+  it('rejects a checkpoint with CheckpointError naming the actor stuck in its handler once the timeout passes, committing the others', async () => {
+    const clock = new SimulatedClock();
+    const { system: sys, store } = await system({ clock });
+    const { Gate, release } = gate();
+    sys.spawn(Gate, { name: 'stuck', snapshot: {} }).tell('hang');
+    sys.spawn(Gate, { name: 'fine', snapshot: {} }).tell('inc');
+    await nextTurn();
+    let settled = false;
+    const outcome = sys.checkpoint().catch((e: unknown) => e).finally(() => (settled = true));
+    await until(() => store.own('/fine').length === 1); // committed while the other one is stuck
+    clock.advance(4999); // the default: the system's ask timeout, 5 s
+    await nextTurn();
+    expect(settled).toBe(false);
+    clock.advance(1);
+    await until(() => settled);
+    const error = await outcome;
+    expect(error).toBeInstanceOf(CheckpointError);
+    expect(error).toMatchObject({
+      code: 'CHECKPOINT_INCOMPLETE',
+      seqs: { '/fine': 1 },
+      missed: { '/stuck': expect.stringMatching(/not snapshotted within 5000 ms: its handler in progress has not finished/) },
+    });
+    expect((error as Error).message).toContain('/stuck');
+
+    // A timeout of its own, for one actor; bad options are refused.
+    settled = false;
+    const one = sys.checkpoint('/stuck', { timeoutMs: 50 }).catch((e: unknown) => e).finally(() => (settled = true));
+    clock.advance(49);
+    await nextTurn();
+    expect(settled).toBe(false);
+    clock.advance(1);
+    expect(await one).toMatchObject({ code: 'CHECKPOINT_INCOMPLETE', seqs: {}, missed: { '/stuck': expect.stringMatching(/within 50 ms/) } });
+    await expect(sys.checkpoint(undefined, { timeout: 5 } as never)).rejects.toThrow(/checkpoint\(options\)\.timeout.*unknown option/);
+    await expect(sys.checkpoint('/fine', { timeoutMs: 0 })).rejects.toThrow(ConfigError);
+
+    // Once the handler ends, the snapshot it was waiting for is taken after all.
+    release();
+    await until(() => store.own('/stuck').length === 1);
+    expect(await sys.checkpoint()).toEqual({ '/fine': 2, '/stuck': 2 });
+  });
+
+  it('rejects a restore of an actor stuck in its handler with TimeoutError naming the path, and never applies it later', async () => {
+    const clock = new SimulatedClock();
+    const { system: sys } = await system({ clock });
+    const { Gate, release } = gate();
+    const ref = sys.spawn(Gate, { name: 'g', snapshot: {} });
+    ref.tell('inc');
+    await nextTurn();
+    expect(await sys.checkpoint('/g')).toEqual({ '/g': 1 }); // state 1
+    ref.tell('inc');
+    ref.tell('hang'); // state 2, then stuck
+    await nextTurn();
+    let settled = false;
+    const outcome = sys.restore('/g', { seq: 1 }).catch((e: unknown) => e).finally(() => (settled = true));
+    clock.advance(4999);
+    await nextTurn();
+    expect(settled).toBe(false);
+    clock.advance(1);
+    await until(() => settled);
+    const error = await outcome;
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(error).toMatchObject({ code: 'TIMEOUT', path: '/g', timeoutMs: 5000 });
+    expect((error as Error).message).toMatch(/restore of \/g timed out after 5000 ms/);
+    release();
+    expect(await ref.ask('get')).toBe(102); // the handler's result stands: no late rollback to 1
+    await expect(sys.restore('/g', { sq: 1 } as never)).rejects.toThrow(/restore\(options\)\.sq/);
+    await expect(sys.restore('/g', { seq: 1.5 })).rejects.toThrow(ConfigError);
+    await sys.restore('/g', { seq: 1, timeoutMs: 10 });
+    expect(await ref.ask('get')).toBe(1);
   });
 });
