@@ -1,8 +1,9 @@
 /**
  * Core suite: tell throughput (one actor, many actors), ask round trips (sequential, 100 in
  * flight) and spawning, for Genesis against nact 7, XState v5 and a plain-Node floor; and the
- * per-ask cost of the default circuit breaker, Genesis against itself with `breaker: false` (in
- * the floor column, as bench/resilience.ts does for its peers).
+ * per-ask cost of the default circuit breaker and of routing an ask through a pool, Genesis
+ * against itself (a breaker-less actor, a direct ask) in the floor column, as bench/resilience.ts
+ * does for its peers.
  *
  * Sizes differ per contestant so that one run takes about 0.1–0.5 s on every contestant (nact
  * handles one message per event-loop iteration; the full Genesis sizes would take it many
@@ -10,7 +11,7 @@
  * Each run starts its own system and shuts it down outside the timed part, except the "warm"
  * tell runs, which reuse the actors of the previous round (see `fixtures`).
  */
-import { type ActorRef, ActorSystem, defineActor } from '../src/index.ts';
+import { type ActorRef, ActorSystem, defineActor, pool } from '../src/index.ts';
 import { check, type Experiment, gc, type Options, percentiles, size, type Suite, tick } from './harness.ts';
 import {
   FloorServer,
@@ -368,7 +369,52 @@ function askBreaker(o: Options): Experiment {
   };
 }
 
-// ---- 6. spawn --------------------------------------------------------------------------
+// ---- 6. ask through a pool vs a direct ask ----------------------------------------------
+
+/**
+ * What routing through a pool costs: the same sequential ask to Echo, through a pool of `size`
+ * Echo workers (Genesis column: the caller's ask, the pool's ask to a worker, the reply relayed)
+ * and straight to one Echo actor (Node floor column, so G/floor is the ratio). Default options on
+ * both sides: breakers on, no hedge. Each run starts its own system and warms up untimed.
+ */
+function askPool(o: Options, poolSize: number): Experiment {
+  const count = size(200_000, o);
+  const warmup = size(20_000, o);
+  const run = async (through: 'pool' | 'direct') => {
+    const system = await ActorSystem.start(SILENT);
+    let ref: ActorRef<number>;
+    if (through === 'pool') ref = (await system.start(pool('p', Echo, { size: poolSize }))) as ActorRef<number>;
+    else ref = system.spawn(Echo);
+    await sequentialAsks(ref, warmup);
+    gc();
+    const ms = await sequentialAsks(ref, count);
+    check(system.metrics().asksPending === 0, 'no ask left pending');
+    await system.shutdown();
+    return { rate: perSecond(count, ms), us: (ms * 1000) / count };
+  };
+  const describe = (what: string) =>
+    `${count.toLocaleString('en-US')} asks in sequence ${what}, after ${warmup.toLocaleString('en-US')} untimed warm-up asks in the same run; checked: every reply`;
+  return {
+    title: `ask through a pool of ${poolSize} [floor column: direct ask]`,
+    figures: [
+      { metric: 'rate', label: 'asks/s', unit: 'ask/s', better: 'higher', target: '≥ 0.5× floor' },
+      { metric: 'us', label: 'time per ask', unit: 'µs', better: 'lower', target: '≤ 2× floor' },
+    ],
+    notes: {
+      genesis: describe(`to pool('p', Echo, { size: ${poolSize} }) (round-robin, no hedge)`),
+      nact: 'not measured: a Genesis-only comparison',
+      xstateTransition: 'not measured: a Genesis-only comparison',
+      xstateMachine: 'not measured: a Genesis-only comparison',
+      floor: `the same Genesis ask straight to one Echo actor; run in the Node floor column: ${describe('to system.spawn(Echo)')}`,
+    },
+    contestants: {
+      genesis: () => run('pool'),
+      floor: () => run('direct'),
+    },
+  };
+}
+
+// ---- 7. spawn --------------------------------------------------------------------------
 
 /**
  * Spawns `count` actors with `spawn(i)`, holding the refs in an array, and measures the time
@@ -441,5 +487,5 @@ function spawning(o: Options): Experiment {
 
 export const core: Suite = {
   name: 'core',
-  experiments: (o) => [tell(o, 1, false), tell(o, 1, true), tell(o, 1000, false), tell(o, 1000, true), asks(o, 1), asks(o, 100), askBreaker(o), spawning(o)],
+  experiments: (o) => [tell(o, 1, false), tell(o, 1, true), tell(o, 1000, false), tell(o, 1000, true), asks(o, 1), asks(o, 100), askBreaker(o), askPool(o, 1), askPool(o, 3), spawning(o)],
 };

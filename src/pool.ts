@@ -3,8 +3,12 @@
  * message to a worker (round-robin, or the least busy one) and, for asks with `hedge`, sends a
  * second copy to another worker when the first is slower than the threshold: the first reply
  * wins, the others are aborted. A worker that fails an ask (crash, open breaker) is failed over
- * at once while attempts remain. Crashed workers are restarted by the pool (one-for-one) while
- * the others keep serving.
+ * at once while attempts remain; an ask ends once every worker it may try was tried. Crashed
+ * workers are restarted by the pool (one-for-one) while the others keep serving. The workers'
+ * breakers guard them; the pool has none of its own unless `poolBreaker` asks for one.
+ *
+ * Worker asks carry what is left of the caller's deadline (a new timeout value almost every
+ * time: AskDeadlines keeps such asks in a heap, not a list per value).
  */
 import { type Behavior, defineActor, type DeferredReply } from './actor.js';
 import type { ActorCell } from './cell.js';
@@ -114,8 +118,9 @@ interface PoolState {
   next: number;
   routing: Routing;
   hedge: Hedge | null;
-  /** Asks in flight per worker (the pool's own, for least-busy). */
-  inflight: Map<ActorRef, number>;
+  /** Asks in flight per worker, by index (the pool's own, for least-busy). */
+  inflight: number[];
+  /** Latency of the winning attempts, for a 'p95' hedge threshold. */
   latency: LatencyHistogram;
 }
 
@@ -128,7 +133,7 @@ export const PoolActor: Behavior<PoolState, unknown, PoolSpec> = defineActor<Poo
     cell.supervision = new Supervision(cell.system, supervision, cell);
     const workers: ActorRef[] = [];
     for (let i = 0; i < size; i++) workers.push(cell.system.spawnNode(child(String(i), spec.behavior, workerOptions), cell).ref);
-    return { workers, next: 0, routing, hedge, inflight: new Map(), latency: new LatencyHistogram({ window: 256 }) };
+    return { workers, next: 0, routing, hedge, inflight: new Array<number>(size).fill(0), latency: new LatencyHistogram({ window: 256 }) };
   },
   receive(state, message, ctx) {
     const cell = (ctx as unknown as ActorContext).cell;
@@ -139,7 +144,9 @@ export const PoolActor: Behavior<PoolState, unknown, PoolSpec> = defineActor<Poo
       return;
     }
     // The workers get what is left of the caller's deadline.
-    route(state, cell, message, ctx.deferReply(), ask.deadline, priority);
+    const reply = ctx.deferReply();
+    if (state.hedge === null) askOnce(state, cell, message, reply, ask.deadline, priority);
+    else new HedgedAsk(state, state.hedge, cell, message, reply, ask.deadline, priority).launch(pick(state, null)!);
   },
 });
 
@@ -148,98 +155,148 @@ export const PoolActor: Behavior<PoolState, unknown, PoolSpec> = defineActor<Poo
  * restarting only when no other is left (it fails fast, or answers from an essential fallback).
  * Null once every worker was tried: the ask must end, never go round again.
  */
-function pick(state: PoolState, exclude: Set<ActorRef> | null): ActorRef | null {
+function pick(state: PoolState, tried: ActorRef[] | null): ActorRef | null {
   const { workers } = state;
-  let best: ActorRef | null = null;
+  const n = workers.length;
+  let best = -1;
   let bestLoad = Infinity;
-  let spare: ActorRef | null = null;
-  for (let k = 0; k < workers.length; k++) {
-    const worker = workers[(state.next + k) % workers.length]!;
-    if (exclude?.has(worker)) continue;
+  let spare = -1;
+  for (let k = 0; k < n; k++) {
+    const i = (state.next + k) % n;
+    const worker = workers[i]!;
+    if (tried !== null && tried.includes(worker)) continue;
     if (worker.cell.breaker?.state === 'open' || !worker.alive) {
-      spare ??= worker;
+      if (spare < 0) spare = i;
       continue;
     }
     if (state.routing === 'round-robin') {
-      best = worker;
+      best = i;
       break;
     }
-    const load = (state.inflight.get(worker) ?? 0) + worker.cell.mailbox.size;
+    const load = state.inflight[i]! + worker.cell.mailbox.size;
     if (load < bestLoad) {
-      best = worker;
+      best = i;
       bestLoad = load;
     }
   }
-  best ??= spare;
-  if (best !== null) state.next = (workers.indexOf(best) + 1) % workers.length;
-  return best;
+  if (best < 0) best = spare;
+  if (best < 0) return null;
+  state.next = (best + 1) % n;
+  return workers[best]!;
 }
 
-/** Runs an ask against the workers: hedged after the threshold, failed over on an error. */
-function route(state: PoolState, cell: ActorCell, message: unknown, reply: DeferredReply, deadline: number, priority: number): void {
-  const clock = cell.system.clock;
-  const hedge = state.hedge;
-  const maxAttempts = hedge?.max ?? 1;
-  const tried = new Set<ActorRef>();
-  const controllers: AbortController[] = [];
-  let settled = false;
-  let running = 0;
-  let timer: unknown = null;
-  let lastError: unknown;
+/**
+ * An ask without hedge: one attempt, its outcome relayed. The hot path of a pool: no
+ * AbortController, no timer, no clock read but the deadline's, and under round-robin no closure
+ * (the reply's own functions are the callbacks).
+ */
+function askOnce(state: PoolState, cell: ActorCell, message: unknown, reply: DeferredReply, deadline: number, priority: number): void {
+  const worker = pick(state, null)!;
+  const asked = cell.ask(worker, message, { timeoutMs: Math.max(1, deadline - cell.system.clock.now()), priority });
+  if (state.routing === 'round-robin') {
+    asked.then(reply, reply.fail);
+    return;
+  }
+  const i = state.workers.indexOf(worker);
+  state.inflight[i]!++;
+  asked.then(
+    (value) => {
+      state.inflight[i]!--;
+      reply(value);
+    },
+    (error: unknown) => {
+      state.inflight[i]!--;
+      reply.fail(error);
+    },
+  );
+}
 
-  const finish = () => {
-    settled = true;
-    if (timer !== null) clock.clearTimeout(timer);
-    for (const c of controllers) c.abort(); // the losers: their asks end, their workers are not waited for
-  };
-  const threshold = (): number => {
-    if (hedge === null) return Infinity;
-    if (hedge.afterMs !== 'p95') return hedge.afterMs;
-    return state.latency.count >= 20 ? state.latency.p95 : hedge.initialMs;
-  };
-  const armHedge = () => {
-    if (hedge === null || tried.size >= maxAttempts) return;
-    timer = clock.setTimeout(() => {
-      timer = null;
-      const worker = settled || tried.size >= maxAttempts ? null : pick(state, tried);
-      if (worker !== null) launch(worker);
-    }, threshold());
-  };
-  const launch = (worker: ActorRef) => {
-    tried.add(worker);
-    running++;
-    state.inflight.set(worker, (state.inflight.get(worker) ?? 0) + 1);
+/**
+ * A hedged ask: attempts on distinct workers, another one when the running ones are slower than
+ * the threshold, or at once when one fails; the first reply wins and the attempts still running
+ * are aborted. It ends with the last error when every attempt it may start has failed.
+ */
+class HedgedAsk {
+  private readonly tried: ActorRef[] = [];
+  /** Per attempt (as `tried`), until it ends: aborting it tells its worker nobody waits. */
+  private readonly controllers: (AbortController | null)[] = [];
+  private running = 0;
+  private settled = false;
+  private timer: unknown = null;
+  private lastError: unknown;
+
+  constructor(
+    private readonly state: PoolState,
+    private readonly hedge: Hedge,
+    private readonly cell: ActorCell,
+    private readonly message: unknown,
+    private readonly reply: DeferredReply,
+    private readonly deadline: number,
+    private readonly priority: number,
+  ) {}
+
+  launch(worker: ActorRef): void {
+    const { state, cell } = this;
+    const clock = cell.system.clock;
+    const n = this.tried.push(worker) - 1;
+    const i = state.workers.indexOf(worker);
     const controller = new AbortController();
-    controllers.push(controller);
+    this.controllers.push(controller);
+    this.running++;
+    state.inflight[i]!++;
     const started = clock.now();
-    const timeoutMs = Math.max(1, deadline - started);
-    const done = () => {
-      running--;
-      state.inflight.set(worker, (state.inflight.get(worker) ?? 1) - 1);
+    const ended = () => {
+      this.running--;
+      state.inflight[i]!--;
+      this.controllers[n] = null;
     };
-    cell.ask(worker, message, { timeoutMs, priority, signal: controller.signal }).then(
+    cell.ask(worker, this.message, { timeoutMs: Math.max(1, this.deadline - started), priority: this.priority, signal: controller.signal }).then(
       (value) => {
-        done();
-        if (settled) return;
+        ended();
+        if (this.settled) return;
         state.latency.record(clock.now() - started);
-        finish();
-        reply(value);
+        this.finish();
+        this.reply(value);
       },
       (error: unknown) => {
-        done();
-        if (settled) return;
-        lastError = error;
-        const next = tried.size < maxAttempts ? pick(state, tried) : null;
-        if (next !== null) {
-          if (timer !== null) clock.clearTimeout(timer);
-          launch(next); // fail over at once
-        } else if (running === 0) {
-          finish();
-          reply.fail(lastError);
+        ended();
+        if (this.settled) return;
+        this.lastError = error;
+        const next = this.tried.length < this.hedge.max ? pick(state, this.tried) : null;
+        if (next !== null) this.launch(next); // fail over at once
+        else if (this.running === 0) {
+          this.finish();
+          this.reply.fail(error);
         }
       },
     );
-    armHedge();
-  };
-  launch(pick(state, tried)!); // nothing tried yet: never null
+    this.armHedge();
+  }
+
+  /** Starts another attempt after the threshold, while attempts remain. */
+  private armHedge(): void {
+    const clock = this.cell.system.clock;
+    if (this.timer !== null) clock.clearTimeout(this.timer);
+    this.timer = null;
+    if (this.tried.length >= this.hedge.max) return;
+    this.timer = clock.setTimeout(() => {
+      this.timer = null;
+      const worker = this.settled ? null : pick(this.state, this.tried);
+      if (worker !== null) this.launch(worker);
+    }, this.threshold());
+  }
+
+  private threshold(): number {
+    const { afterMs, initialMs } = this.hedge;
+    if (afterMs !== 'p95') return afterMs;
+    return this.state.latency.count >= 20 ? this.state.latency.p95 : initialMs;
+  }
+
+  private finish(): void {
+    this.settled = true;
+    if (this.timer !== null) this.cell.system.clock.clearTimeout(this.timer);
+    this.timer = null;
+    // the losers: their asks end, their workers see their signal abort and are not waited for
+    for (const controller of this.controllers) controller?.abort();
+  }
 }

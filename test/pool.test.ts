@@ -188,6 +188,39 @@ describe('pool', () => {
     await expect(p.ask(3)).rejects.toBeInstanceOf(CircuitOpenError);
   });
 
+  it('keeps its deadline bookkeeping bounded: 10k asks routed at varied times leave no list per timeout', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    const Echo = defineActor<null, number>({ receive: (_s, n, ctx) => void ctx.reply(n) });
+    await system.start(pool('p', Echo, { size: 3 }));
+    const p = system.lookup('/p')!;
+    for (let i = 0; i < 10_000; i++) {
+      const answer = p.ask(i, { timeoutMs: 1000 });
+      clock.advance(((i * 7919) % 1000) / 10_000); // the pool routes it a little later: a new remainder each time
+      expect(await answer).toBe(i);
+    }
+    expect(clock.now()).toBeLessThan(1000); // no sweep has run meanwhile
+    expect(system.metrics().asksPending).toBe(0);
+    expect(system.deadlines.held).toBe(1); // the callers' 1000 ms list; the workers' remainders left nothing
+  });
+
+  it("ends a worker ask at its caller's deadline when routed late, and counts it against the worker", async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    const Silent = defineActor({ receive: (_s, _m, ctx) => void ctx.deferReply() });
+    await system.start(pool('p', Silent, { size: 1 }));
+    const answer = system.lookup('/p')!.ask('x', { timeoutMs: 100 }).catch((e: unknown) => e);
+    clock.advance(0.5); // the worker's ask gets 99.5 ms: a one-off timeout
+    await nextTurn();
+    clock.advance(99.4);
+    await nextTurn();
+    expect(system.lookup('/p/0')!.cell.breaker!.context.failures).toBe(0);
+    clock.advance(0.1);
+    expect(await answer).toBeInstanceOf(TimeoutError);
+    expect(system.lookup('/p/0')!.cell.breaker!.context.failures).toBe(1);
+    expect(system.metrics().asksPending).toBe(0);
+  });
+
   it('refuses bad pool options with a ConfigError naming them', async () => {
     const system = await startSystem();
     await expect(system.start(pool('p', Named, { size: 0 }))).rejects.toThrow(/size/);
