@@ -266,8 +266,10 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
       (this.deferred ??= new Set()).add(ask);
       this.life.handling = ask;
     }
-    const reply = ((value: unknown) => ask.succeed(value)) as DeferredReply;
-    reply.fail = (error: unknown) => ask.fail(error);
+    // Bound methods rather than closures: no function body per ask to set up (a pool defers
+    // every ask it routes).
+    const reply = ask.succeed.bind(ask) as DeferredReply;
+    reply.fail = ask.fail.bind(ask);
     return reply;
   }
 

@@ -12,6 +12,7 @@
  */
 import { type Behavior, defineActor, type DeferredReply } from './actor.js';
 import type { ActorCell } from './cell.js';
+import type { PendingAsk } from './ask.js';
 import { type BreakerOptions, breakerOptions } from './breaker.js';
 import { ConfigError } from './errors.js';
 import { LatencyHistogram } from './latency.js';
@@ -126,15 +127,8 @@ interface PoolState {
 
 /** The actor behind a `pool(…)` node. */
 export const PoolActor: Behavior<PoolState, unknown, PoolSpec> = defineActor<PoolState, unknown, PoolSpec>({
-  init(spec, ctx) {
-    const cell = (ctx as unknown as ActorContext).cell;
-    const { size, routing, hedge, supervision } = checkPoolOptions(spec.options, '');
-    const { size: _s, routing: _r, hedge: _h, intensity: _i, poolBreaker: _b, ...workerOptions } = spec.options;
-    cell.supervision = new Supervision(cell.system, supervision, cell);
-    const workers: ActorRef[] = [];
-    for (let i = 0; i < size; i++) workers.push(cell.system.spawnNode(child(String(i), spec.behavior, workerOptions), cell).ref);
-    return { workers, next: 0, routing, hedge, inflight: new Array<number>(size).fill(0), latency: new LatencyHistogram({ window: 256 }) };
-  },
+  // Not an `async` function: the pool's init needs no tracked run (it asks no one).
+  init: (spec, ctx) => startPool(spec, (ctx as unknown as ActorContext).cell),
   receive(state, message, ctx) {
     const cell = (ctx as unknown as ActorContext).cell;
     const ask = cell.currentAsk;
@@ -146,9 +140,23 @@ export const PoolActor: Behavior<PoolState, unknown, PoolSpec> = defineActor<Poo
     // The workers get what is left of the caller's deadline.
     const reply = ctx.deferReply();
     if (state.hedge === null) askOnce(state, cell, message, reply, ask.deadline, priority);
-    else new HedgedAsk(state, state.hedge, cell, message, reply, ask.deadline, priority).launch(pick(state, null)!);
+    else new HedgedAsk(state, state.hedge, cell, ask, message, reply, priority).launch(pick(state, null)!);
   },
 });
+
+/** Starts the workers one after another, each once the previous one's init settled (OTP order). */
+async function startPool(spec: PoolSpec, cell: ActorCell): Promise<PoolState> {
+  const { size, routing, hedge, supervision } = checkPoolOptions(spec.options, '');
+  const { size: _s, routing: _r, hedge: _h, intensity: _i, poolBreaker: _b, ...workerOptions } = spec.options;
+  cell.supervision = new Supervision(cell.system, supervision, cell);
+  const workers: ActorRef[] = [];
+  for (let i = 0; i < size; i++) {
+    const worker = cell.system.spawnNode(child(String(i), spec.behavior, workerOptions), cell);
+    workers.push(worker.ref);
+    await worker.whenStarted();
+  }
+  return { workers, next: 0, routing, hedge, inflight: new Array<number>(size).fill(0), latency: new LatencyHistogram({ window: 256 }) };
+}
 
 /**
  * A worker for the next attempt: not one already tried; one whose breaker is open or that is
@@ -165,7 +173,7 @@ function pick(state: PoolState, tried: ActorRef[] | null): ActorRef | null {
     const i = (state.next + k) % n;
     const worker = workers[i]!;
     if (tried !== null && tried.includes(worker)) continue;
-    if (worker.cell.breaker?.state === 'open' || !worker.alive) {
+    if (worker.cell.breaker?.state === 'open' || !worker.cell.isActive) {
       if (spare < 0) spare = i;
       continue;
     }
@@ -229,9 +237,10 @@ class HedgedAsk {
     private readonly state: PoolState,
     private readonly hedge: Hedge,
     private readonly cell: ActorCell,
+    /** The pool's deferred ask: later attempts are made on its behalf (deadlock detection). */
+    private readonly ask: PendingAsk,
     private readonly message: unknown,
     private readonly reply: DeferredReply,
-    private readonly deadline: number,
     private readonly priority: number,
   ) {}
 
@@ -250,7 +259,8 @@ class HedgedAsk {
       state.inflight[i]!--;
       this.controllers[n] = null;
     };
-    cell.ask(worker, this.message, { timeoutMs: Math.max(1, this.deadline - started), priority: this.priority, signal: controller.signal }).then(
+    const options = { timeoutMs: Math.max(1, this.ask.deadline - started), priority: this.priority, signal: controller.signal };
+    cell.askFor(worker, this.message, options, this.ask).then(
       (value) => {
         ended();
         if (this.settled) return;

@@ -23,7 +23,7 @@ import { createLogger } from './logger.js';
 import { DEFAULT_PRIORITY } from './mailbox.js';
 import { checkName, checkObject, knownKeys, mailboxConfig, positiveInteger, positiveNumber } from './options.js';
 import { ActorRef, checkPriority } from './ref.js';
-import { PoolActor } from './pool.js';
+import { PoolActor, poolNodeSpec } from './pool.js';
 import { Admission, Breaker, type BreakerState, type ResolvedBreakerOptions } from './breaker.js';
 import { Scheduler } from './scheduler.js';
 import {
@@ -223,11 +223,12 @@ export class ActorSystem {
     if (node.kind === 'worker') {
       return this.spawnCell(node.behavior, node.name, node.options.args, mailboxConfig(node.options.mailbox), childSpec(node.options, ''), parent);
     }
-    // A supervisor or pool node: its own spec is its restart and shutdown; a pool's other options
-    // (breaker, mailbox, …) are its workers'.
+    // A supervisor or pool node: its own spec is its restart and shutdown (and a pool's own
+    // breaker, `poolBreaker`); a pool's other options (breaker, mailbox, …) are its workers'.
     const { restart, shutdownMs } = node.options;
     const behavior = node.kind === 'pool' ? PoolActor : SupervisorActor;
-    return this.spawnCell(behavior, node.name, node, mailboxConfig(undefined), childSpec({ restart, shutdownMs }, ''), parent);
+    const spec = node.kind === 'pool' ? poolNodeSpec(node.options) : childSpec({ restart, shutdownMs }, '');
+    return this.spawnCell(behavior, node.name, node, mailboxConfig(undefined), spec, parent);
   }
 
   private spawnCell(behavior: Behavior, name: string, args: unknown, mailbox: MailboxConfig, spec: ChildSpec, parent: ActorCell | null): ActorCell {

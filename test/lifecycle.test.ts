@@ -40,7 +40,7 @@ interface SlowInitArgs {
 const SlowInit = defineActor<null, CrasherMsg, SlowInitArgs>({
   async init({ journal, clock, ms, failures }, ctx) {
     journal.push(`begin ${ctx.name}`);
-    await new Promise((resolve) => clock.setTimeout(resolve, ms));
+    await new Promise<void>((resolve) => clock.setTimeout(resolve, ms));
     if (failures && failures.left > 0) {
       failures.left--;
       journal.push(`fail ${ctx.name}`);
@@ -176,12 +176,12 @@ describe('refs across restarts', () => {
 function timed(clock: SimulatedClock, journal: string[], handlerMs: number, terminateMs: number) {
   return defineActor<null, 'work'>({
     async receive() {
-      await new Promise((resolve) => clock.setTimeout(resolve, handlerMs));
+      await new Promise<void>((resolve) => clock.setTimeout(resolve, handlerMs));
       journal.push('handled');
     },
     async terminate(_s, _r, ctx) {
       journal.push(`terminate ${ctx.name}`);
-      await new Promise((resolve) => clock.setTimeout(resolve, terminateMs));
+      await new Promise<void>((resolve) => clock.setTimeout(resolve, terminateMs));
       journal.push(`terminated ${ctx.name}`);
     },
   });

@@ -268,3 +268,45 @@ describe('the seed problem: a component whose latency jumps to 1–3 s', () => {
     expect(share).toBeGreaterThanOrEqual(0.99);
   });
 });
+
+describe('pool lifecycle', () => {
+  it('starts its workers one after another, each after the previous async init settled', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    const journal: string[] = [];
+    const SlowStart = defineActor<null, unknown>({
+      async init(_a, ctx) {
+        journal.push(`begin ${ctx.name}`);
+        await new Promise<void>((resolve) => clock.setTimeout(resolve, 10));
+        journal.push(`end ${ctx.name}`);
+        return null;
+      },
+      receive: (_s, m, ctx) => void ctx.reply(m),
+    });
+    const started = system.start(pool('p', SlowStart, { size: 3 }));
+    for (let i = 0; i < 3; i++) {
+      for (let t = 0; t < 5; t++) await nextTurn();
+      clock.advance(10);
+    }
+    const ref = await started;
+    expect(journal).toEqual(['begin 0', 'end 0', 'begin 1', 'end 1', 'begin 2', 'end 2']);
+    expect(await ref.ask('ok')).toBe('ok');
+  });
+
+  it('keeps its workers\' refs across a restart of the pool', async () => {
+    const system = await startSystem({ clock: new SimulatedClock() });
+    const Worker = defineActor<null, string>({
+      receive(_s, m, ctx) {
+        if (m === 'crash') throw new Error('crash');
+        ctx.reply(ctx.name);
+      },
+    });
+    // the pool gives up after one worker crash: its parent restarts it with its workers
+    await system.start(supervisor('s', { strategy: 'one-for-one', children: [pool('p', Worker, { size: 2, intensity: { maxRestarts: 0, withinMs: 1000 } })] }));
+    const worker = system.lookup('/s/p/0') as ActorRef<string>;
+    worker.tell('crash');
+    await until(() => system.tree()[0]!.children[0]!.restarts === 1 && system.tree()[0]!.children[0]!.status === 'running');
+    expect(system.lookup('/s/p/0')).toBe(worker);
+    expect(await worker.ask('who')).toBe('0');
+  });
+});
