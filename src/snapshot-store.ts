@@ -6,9 +6,10 @@
  * `writeBatch` together: one transaction (group commit). Decoding and checksum checks happen
  * in the codec (src/snapshot-codec.ts), not here: a store returns rows as they are stored, so a
  * corrupt row is skipped by the reader, never a crash of the store. The one exception is a row
- * whose columns do not even have their types (a seq that is text, 1.5 or beyond 2^53): the store
- * cannot order it, so it leaves it out of every read and of retention, and reports it through
- * `onCorrupt` — one damaged row never stops the store serving or writing the others.
+ * whose columns do not even have their types (a seq that is text, 1.5 or beyond 2^53, data that
+ * is text): the store leaves it out of every read and reports it through `onCorrupt`, and one it
+ * cannot order (a bad seq) is out of retention too — one damaged row never stops the store
+ * serving or writing the others.
  */
 
 export interface SnapshotRow {

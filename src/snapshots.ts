@@ -22,7 +22,7 @@ import type { ActorCell } from './cell.js';
 import { CheckpointError, ConfigError, SnapshotCorruptError, TimeoutError } from './errors.js';
 import { rowProblem } from './memory-store.js';
 import { checkObject, knownKeys, positiveInteger, positiveNumber } from './options.js';
-import { decodeRow, type EncodedState, encodeState, sealRow, verifyRow } from './snapshot-codec.js';
+import { decodeRow, type EncodedState, encodeState, sealRow } from './snapshot-codec.js';
 import type { SnapshotRow, SnapshotStore } from './snapshot-store.js';
 import type { ActorSystem } from './system.js';
 
@@ -354,11 +354,11 @@ export class Snapshots {
   private decode(cell: ActorCell, row: SnapshotRow, source: string): { value: unknown } | undefined {
     try {
       const behavior = cell.behavior;
-      verifyRow(row); // types, codec and checksum first: a damaged version must not decide anything
+      // Types, codec and checksum first (in decodeRow): a damaged version must decide nothing.
+      let value = decodeRow(row);
       if (row.version > behavior.version) {
         throw new SnapshotCorruptError(row.path, row.seq, `written by version ${row.version}, newer than this code's ${behavior.version}`);
       }
-      let value = decodeRow(row);
       if (row.version < behavior.version) {
         if (behavior.migrate === undefined) {
           throw new SnapshotCorruptError(row.path, row.seq, `version ${row.version} needs migrate() to reach ${behavior.version}`);

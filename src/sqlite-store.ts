@@ -21,10 +21,12 @@
  * a range holds is counted once per store and then kept in memory — safe because the file is
  * locked to this store; a failed transaction drops the counts.
  *
- * Damage. A row whose columns do not have their types (a seq that is text, 1.5 or beyond 2^53, a
- * text blob…) is left out of reads (reported through onCorrupt) and out of retention, so it
- * blocks no write — of its actor or any other. Every other damage is caught by the row checksum,
- * which covers all columns that decide what is restored (snapshot-codec.ts).
+ * Damage. A row whose columns do not have their types (a seq that is text, 1.5 or beyond 2^53,
+ * data that is text…) is left out of reads and reported through onCorrupt. Retention orders only
+ * rows whose seq is a safe integer, so a damaged seq blocks no write — of its actor or any other;
+ * a row damaged elsewhere keeps its place in the kept set until it falls out. Every other damage
+ * is caught by the row checksum, which covers all columns that decide what is restored
+ * (snapshot-codec.ts).
  *
  * Schema versions live in `PRAGMA user_version`; MIGRATIONS[i] takes a file from version i to
  * i + 1, all pending ones in one transaction. A file written by a newer schema is refused, and so
@@ -33,8 +35,8 @@
  */
 import Database from 'better-sqlite3';
 import { mkdirSync, statSync } from 'node:fs';
-import { crc32 } from 'node:zlib';
 import { dirname, join, resolve } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { ConfigError, GenesisError } from './errors.js';
 import { checkRow, keepOf, rowProblem, storeClosed } from './memory-store.js';
 import { rowChecksum } from './snapshot-codec.js';
@@ -238,12 +240,12 @@ export class SqliteSnapshotStore implements SnapshotStore {
     if (n === 0) return rows;
     if (n === 1) {
       const raw = this.selectLatest.get(path); // the restore path
-      const row = raw === undefined ? undefined : this.toRow(raw, true);
+      const row = raw === undefined ? undefined : this.toRow(raw, false);
       if (row !== null) return row === undefined ? rows : [row];
-      // the newest row is damaged: go on below, past it
+      // the newest row is damaged: the loop below reports it and goes on past it
     }
     for (const raw of this.selectOwn.iterate(path)) {
-      const row = this.toRow(raw, n !== 1 || rows.length > 0);
+      const row = this.toRow(raw, true);
       if (row !== null) rows.push(row);
       if (rows.length === n) break;
     }
