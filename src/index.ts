@@ -39,9 +39,9 @@ export type { MailboxOptions, OverflowPolicy } from './mailbox.js';
 export type { DeadLetter, DeadLetterReason } from './dead-letters.js';
 export { DeadLetters } from './dead-letters.js';
 export { realClock, SimulatedClock } from './clock.js';
-export type { SnapshotRow, SnapshotStore } from './snapshot-store.js';
+export type { SkippedRow, SnapshotRow, SnapshotStore } from './snapshot-store.js';
 export type { SnapshotInfo, SnapshotMetrics, SnapshotOptions } from './snapshots.js';
-export { SqliteSnapshotStore, StoreLockedError } from './sqlite-store.js';
+export { NotASnapshotStoreError, SqliteSnapshotStore, StoreLockedError } from './sqlite-store.js';
 export type { SqliteStoreOptions } from './sqlite-store.js';
 export { MemorySnapshotStore } from './memory-store.js';
 export type { Clock } from './clock.js';
@@ -55,5 +55,6 @@ export {
   ActorStoppedError,
   SystemStoppedError,
   SnapshotCorruptError,
+  CheckpointError,
   ConfigError,
 } from './errors.js';
