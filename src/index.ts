@@ -1,7 +1,7 @@
 /** The public API of Genesis. Everything not exported here is internal. */
 export { ActorSystem } from './system.js';
 export type { Escalation, SystemOptions, TreeNode, MailboxView, SystemMetrics } from './system.js';
-export { defineActor, isBehavior } from './actor.js';
+export { defineActor, isBehavior } from './core/actor.js';
 export type {
   ActorDefinition,
   AskOptions,
@@ -14,15 +14,15 @@ export type {
   Signal,
   SpawnOptions,
   TellOptions,
-} from './actor.js';
-export { ActorRef } from './ref.js';
-export { supervisor, child, EscalationError } from './supervisor.js';
-export { pool } from './pool.js';
-export type { HedgeOptions, PoolOptions, PoolSpec, Routing } from './pool.js';
-export { breakerMachine, Breaker } from './breaker.js';
-export type { BreakerOptions, BreakerState } from './breaker.js';
-export { resilient } from './resilient.js';
-export { LatencyHistogram } from './latency.js';
+} from './core/actor.js';
+export { ActorRef } from './core/ref.js';
+export { supervisor, child, EscalationError } from './supervision/supervisor.js';
+export { pool } from './supervision/pool.js';
+export type { HedgeOptions, PoolOptions, PoolSpec, Routing } from './supervision/pool.js';
+export { breakerMachine, Breaker } from './resilience/breaker.js';
+export type { BreakerOptions, BreakerState } from './resilience/breaker.js';
+export { resilient } from './resilience/resilient.js';
+export { LatencyHistogram } from './resilience/latency.js';
 export type {
   BackoffOptions,
   ChildOptions,
@@ -33,18 +33,18 @@ export type {
   SupervisorSpec,
   TreeSpec,
   WorkerSpec,
-} from './supervisor.js';
-export type { ActorEvent } from './events.js';
-export type { MailboxOptions, OverflowPolicy } from './mailbox.js';
-export type { DeadLetter, DeadLetterReason } from './dead-letters.js';
-export { DeadLetters } from './dead-letters.js';
-export { realClock, SimulatedClock } from './clock.js';
-export type { SkippedRow, SnapshotRow, SnapshotStore } from './snapshot-store.js';
-export type { SnapshotInfo, SnapshotMetrics, SnapshotOptions } from './snapshots.js';
-export { NotASnapshotStoreError, SqliteSnapshotStore, StoreLockedError } from './sqlite-store.js';
-export type { SqliteStoreOptions } from './sqlite-store.js';
-export { MemorySnapshotStore } from './memory-store.js';
-export type { Clock } from './clock.js';
+} from './supervision/supervisor.js';
+export type { ActorEvent } from './core/events.js';
+export type { MailboxOptions, OverflowPolicy } from './core/mailbox.js';
+export type { DeadLetter, DeadLetterReason } from './core/dead-letters.js';
+export { DeadLetters } from './core/dead-letters.js';
+export { realClock, SimulatedClock } from './util/clock.js';
+export type { SkippedRow, SnapshotRow, SnapshotStore } from './persistence/snapshot-store.js';
+export type { SnapshotInfo, SnapshotMetrics, SnapshotOptions } from './persistence/snapshots.js';
+export { NotASnapshotStoreError, SqliteSnapshotStore, StoreLockedError } from './persistence/sqlite-store.js';
+export type { SqliteStoreOptions } from './persistence/sqlite-store.js';
+export { MemorySnapshotStore } from './persistence/memory-store.js';
+export type { Clock } from './util/clock.js';
 export {
   GenesisError,
   TimeoutError,
@@ -57,4 +57,4 @@ export {
   SnapshotCorruptError,
   CheckpointError,
   ConfigError,
-} from './errors.js';
+} from './util/errors.js';

@@ -3,11 +3,11 @@
  * logger of one runtime instance. Several systems can live in one process.
  */
 import type { Logger, LoggerOptions } from 'pino';
-import { type AskOptions, type Behavior, type ExitReason, isBehavior, type PublishOptions, type SpawnOptions } from './actor.js';
-import { AskDeadlines, PendingAsk } from './ask.js';
-import { ActorCell, EVENT, Status, STATUS_NAMES } from './cell.js';
-import { type Clock, realClock } from './clock.js';
-import { DeadLetters } from './dead-letters.js';
+import { type AskOptions, type Behavior, type ExitReason, isBehavior, type PublishOptions, type SpawnOptions } from './core/actor.js';
+import { AskDeadlines, PendingAsk } from './core/ask.js';
+import { ActorCell, EVENT, Status, STATUS_NAMES } from './core/cell.js';
+import { type Clock, realClock } from './util/clock.js';
+import { DeadLetters } from './core/dead-letters.js';
 import {
   ActorStoppedError,
   CircuitOpenError,
@@ -16,16 +16,17 @@ import {
   MailboxFullError,
   SystemStoppedError,
   TimeoutError,
-} from './errors.js';
-import { type ActorEvent, checkTopic, EventBus } from './events.js';
-import { trackedRun } from './handler-scope.js';
-import { createLogger } from './logger.js';
-import { DEFAULT_PRIORITY } from './mailbox.js';
-import { checkName, checkObject, knownKeys, mailboxConfig, positiveInteger, positiveNumber } from './options.js';
-import { ActorRef, checkPriority } from './ref.js';
-import { PoolActor, poolNodeSpec } from './pool.js';
-import { Admission, Breaker, type BreakerState, type ResolvedBreakerOptions } from './breaker.js';
-import { Scheduler } from './scheduler.js';
+} from './util/errors.js';
+import { type ActorEvent, checkTopic, EventBus } from './core/events.js';
+import { trackedRun } from './core/handler-scope.js';
+import { createLogger } from './util/logger.js';
+import { DEFAULT_PRIORITY } from './core/mailbox.js';
+import { mailboxConfig } from './core/mailbox.js';
+import { checkName, checkObject, knownKeys, positiveInteger, positiveNumber } from './util/options.js';
+import { ActorRef, checkPriority } from './core/ref.js';
+import { PoolActor, poolNodeSpec } from './supervision/pool.js';
+import { Admission, Breaker, type BreakerState, type ResolvedBreakerOptions } from './resilience/breaker.js';
+import { Scheduler } from './core/scheduler.js';
 import {
   CHILD_KEYS,
   childSpec,
@@ -36,11 +37,11 @@ import {
   Supervision,
   type TreeSpec,
   validateTree,
-} from './supervisor.js';
-import type { MailboxConfig } from './mailbox.js';
-import type { SnapshotStore } from './snapshot-store.js';
-import { type SnapshotInfo, type SnapshotMetrics, Snapshots } from './snapshots.js';
-import { SqliteSnapshotStore } from './sqlite-store.js';
+} from './supervision/supervisor.js';
+import type { MailboxConfig } from './core/mailbox.js';
+import type { SnapshotStore } from './persistence/snapshot-store.js';
+import { type SnapshotInfo, type SnapshotMetrics, Snapshots } from './persistence/snapshots.js';
+import { SqliteSnapshotStore } from './persistence/sqlite-store.js';
 
 export interface SystemOptions {
   name?: string;

@@ -4,8 +4,8 @@
  * SimulatedClock never had that rule and could not.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Breaker } from '../src/breaker.js';
-import { MAX_TIMER_MS, realClock } from '../src/clock.js';
+import { Breaker } from '../src/resilience/breaker.js';
+import { MAX_TIMER_MS, realClock } from '../src/util/clock.js';
 import { defineActor, TimeoutError } from '../src/index.js';
 import { nextTurn, startSystem } from './helpers.js';
 

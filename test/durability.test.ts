@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../actors/rng.js';
-import { decodeRow } from '../src/snapshot-codec.js';
-import { SqliteSnapshotStore } from '../src/sqlite-store.js';
+import { decodeRow } from '../src/persistence/snapshot-codec.js';
+import { SqliteSnapshotStore } from '../src/persistence/sqlite-store.js';
 
 const KILLS = Number(process.env.DURABILITY_KILLS ?? 50);
 const ACTORS = 8;

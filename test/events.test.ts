@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compilePattern, EventBus, matchesTopic } from '../src/events.js';
+import { compilePattern, EventBus, matchesTopic } from '../src/core/events.js';
 import { type ActorEvent, ConfigError, defineActor } from '../src/index.js';
 import { nextTurn, startSystem, until } from './helpers.js';
 

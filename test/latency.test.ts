@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../src/errors.js';
-import { LatencyHistogram } from '../src/latency.js';
+import { ConfigError } from '../src/util/errors.js';
+import { LatencyHistogram } from '../src/resilience/latency.js';
 import { seededRandom } from '../actors/rng.js';
 
 const seeded = seededRandom;

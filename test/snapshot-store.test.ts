@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, GenesisError, SnapshotCorruptError } from '../src/errors.js';
-import { MemorySnapshotStore } from '../src/memory-store.js';
-import { CODEC, decodeRow, encodeState, rowChecksum, sealRow, snapshotRow } from '../src/snapshot-codec.js';
-import type { SkippedRow, SnapshotRow, SnapshotStore } from '../src/snapshot-store.js';
-import { SCHEMA_VERSION, SqliteSnapshotStore, StoreLockedError } from '../src/sqlite-store.js';
+import { ConfigError, GenesisError, SnapshotCorruptError } from '../src/util/errors.js';
+import { MemorySnapshotStore } from '../src/persistence/memory-store.js';
+import { CODEC, decodeRow, encodeState, rowChecksum, sealRow, snapshotRow } from '../src/persistence/snapshot-codec.js';
+import type { SkippedRow, SnapshotRow, SnapshotStore } from '../src/persistence/snapshot-store.js';
+import { SCHEMA_VERSION, SqliteSnapshotStore, StoreLockedError } from '../src/persistence/sqlite-store.js';
 import { ActorSystem } from '../src/system.js';
 
 const root = resolve(import.meta.dirname, '..');
@@ -65,8 +65,8 @@ const src = (file: string) => JSON.stringify(join(root, 'src', file));
 /** A child that opens `file` as a store and prints the error code, or the decoded newest own row of `path`. */
 function childOpen(file: string, path: string) {
   return child(`
-    import { SqliteSnapshotStore } from ${src('sqlite-store.ts')};
-    import { decodeRow } from ${src('snapshot-codec.ts')};
+    import { SqliteSnapshotStore } from ${src('persistence/sqlite-store.ts')};
+    import { decodeRow } from ${src('persistence/snapshot-codec.ts')};
     try {
       const store = new SqliteSnapshotStore({ path: ${JSON.stringify(file)} });
       const rows = store.own(${JSON.stringify(path)});
@@ -296,7 +296,7 @@ describe('snapshot codec', () => {
     const shapes = Array.from({ length: 5 }, (_, i) => encodeState({ i, common: { x: i, y: [i] }, m: new Map([['k', { i }]]) }));
     const last = shapes.at(-1)!; // written after the encoder had seen the same shapes 4 times
     const { out, err } = await child(`
-      import { decodeRow } from ${src('snapshot-codec.ts')};
+      import { decodeRow } from ${src('persistence/snapshot-codec.ts')};
       const data = Uint8Array.from(Buffer.from(${JSON.stringify(Buffer.from(last.data).toString('base64'))}, 'base64'));
       const value = decodeRow({ path: '/x', holder: null, seq: 1, takenAt: 0, version: 1, codec: ${JSON.stringify(last.codec)}, checksum: ${sealRow({ path: '/x', holder: null, seq: 1, takenAt: 0, version: 1 }, last).checksum}, data });
       console.log(JSON.stringify({ i: value.i, common: value.common, map: value.m instanceof Map, k: value.m.get('k') }));
@@ -439,8 +439,8 @@ describe('SqliteSnapshotStore', () => {
     const ready = new Promise<void>((r) => (onReady = r));
     const holder = child(
       `
-      import { SqliteSnapshotStore } from ${src('sqlite-store.ts')};
-      import { snapshotRow } from ${src('snapshot-codec.ts')};
+      import { SqliteSnapshotStore } from ${src('persistence/sqlite-store.ts')};
+      import { snapshotRow } from ${src('persistence/snapshot-codec.ts')};
       const store = new SqliteSnapshotStore({ path: ${JSON.stringify(file)} });
       store.writeBatch(Array.from({ length: 100 }, (_, i) => snapshotRow({ path: '/a' + i, holder: null, seq: 1, takenAt: 0, version: 1 }, { i })));
       console.log('ready');

@@ -10,14 +10,14 @@
  * Worker asks carry what is left of the caller's deadline (a new timeout value almost every
  * time: AskDeadlines keeps such asks in a heap, not a list per value).
  */
-import { type Behavior, defineActor, type DeferredReply } from './actor.js';
-import type { ActorCell } from './cell.js';
-import type { PendingAsk } from './ask.js';
-import { type BreakerOptions, breakerOptions } from './breaker.js';
-import { ConfigError } from './errors.js';
-import { LatencyHistogram } from './latency.js';
-import { checkObject, knownKeys, positiveInteger, positiveNumber } from './options.js';
-import type { ActorRef } from './ref.js';
+import { type Behavior, defineActor, type DeferredReply } from '../core/actor.js';
+import type { ActorCell } from '../core/cell.js';
+import type { PendingAsk } from '../core/ask.js';
+import { type BreakerOptions, breakerOptions } from '../resilience/breaker.js';
+import { ConfigError } from '../util/errors.js';
+import { LatencyHistogram } from '../resilience/latency.js';
+import { checkObject, knownKeys, positiveInteger, positiveNumber } from '../util/options.js';
+import type { ActorRef } from '../core/ref.js';
 import {
   CHILD_KEYS,
   type ChildOptions,
@@ -30,7 +30,7 @@ import {
   type SupervisionConfig,
   supervisionConfig,
 } from './supervisor.js';
-import type { ActorContext } from './context.js';
+import type { ActorContext } from '../core/context.js';
 
 export type Routing = 'round-robin' | 'least-busy';
 

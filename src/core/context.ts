@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import type { AskOptions, Behavior, Context, DeferredReply, SpawnOptions, TellOptions } from './actor.js';
 import type { ActorCell } from './cell.js';
-import { ActorStoppedError } from './errors.js';
+import { ActorStoppedError } from '../util/errors.js';
 import type { ActorRef } from './ref.js';
 
 export class ActorContext implements Context {

@@ -9,7 +9,7 @@
  * are matched by a small NFA walk, not a regex: a regex backtracks exponentially on patterns
  * like `*a*a*a*a*a*c`, and one subscriber could block the event loop for seconds per publish.
  */
-import { ConfigError } from './errors.js';
+import { ConfigError } from '../util/errors.js';
 
 export interface ActorEvent<T = unknown> {
   topic: string;

@@ -11,16 +11,17 @@
  * own parent (escalation). At the root the system records the escalation and marks the failing
  * subtree failed instead of dying.
  */
-import { type Behavior, defineActor, type ExitReason, isBehavior } from './actor.js';
-import { type ActorCell, Status } from './cell.js';
-import type { ActorSystem } from './system.js';
-import { ConfigError, GenesisError } from './errors.js';
-import type { MailboxOptions } from './mailbox.js';
-import { checkPartners, type SnapshotOptions, snapshotConfig } from './snapshots.js';
+import { type Behavior, defineActor, type ExitReason, isBehavior } from '../core/actor.js';
+import { type ActorCell, Status } from '../core/cell.js';
+import type { ActorSystem } from '../system.js';
+import { ConfigError, GenesisError } from '../util/errors.js';
+import type { MailboxOptions } from '../core/mailbox.js';
+import { checkPartners, type SnapshotOptions, snapshotConfig } from '../persistence/snapshots.js';
 import { checkPoolOptions, type PoolSpec, poolKeys } from './pool.js';
-import { BREAKER_DEFAULTS, type BreakerOptions, breakerOptions, type ResolvedBreakerOptions } from './breaker.js';
-import { checkName, checkObject, knownKeys, mailboxConfig, positiveInteger, positiveNumber } from './options.js';
-import type { ActorContext } from './context.js';
+import { BREAKER_DEFAULTS, type BreakerOptions, breakerOptions, type ResolvedBreakerOptions } from '../resilience/breaker.js';
+import { mailboxConfig } from '../core/mailbox.js';
+import { checkName, checkObject, knownKeys, positiveInteger, positiveNumber } from '../util/options.js';
+import type { ActorContext } from '../core/context.js';
 
 export type Strategy = 'one-for-one' | 'one-for-all' | 'rest-for-one';
 export type RestartType = 'permanent' | 'transient' | 'temporary';

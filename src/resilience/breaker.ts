@@ -32,10 +32,10 @@
  * `onTransition(from, to, breaker)`.
  */
 import { type Actor, assign, createActor, type InspectionEvent, type Observer, setup, type SnapshotFrom } from 'xstate';
-import { type Clock, realClock } from './clock.js';
-import { ConfigError } from './errors.js';
+import { type Clock, realClock } from '../util/clock.js';
+import { ConfigError } from '../util/errors.js';
 import { LatencyHistogram } from './latency.js';
-import { checkObject, knownKeys, positiveInteger, positiveNumber } from './options.js';
+import { checkObject, knownKeys, positiveInteger, positiveNumber } from '../util/options.js';
 
 export type BreakerState = 'closed' | 'open' | 'halfOpen' | 'hedging';
 

@@ -5,7 +5,7 @@
  */
 import type { ExitReason } from './actor.js';
 import type { PendingAsk } from './ask.js';
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
 import type { HandlerRun } from './handler-scope.js';
 
 export class Lifecycle<Cell = unknown> {

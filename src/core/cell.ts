@@ -23,21 +23,21 @@ import {
   type SpawnOptions,
   type TellOptions,
 } from './actor.js';
-import { adopt } from './adopt.js';
+import { adopt } from '../util/adopt.js';
 import { type AskParty, PendingAsk } from './ask.js';
 import type { DeadLetterReason } from './dead-letters.js';
-import { ActorStoppedError, ConfigError, NoReplyError } from './errors.js';
+import { ActorStoppedError, ConfigError, NoReplyError } from '../util/errors.js';
 import type { ActorEvent } from './events.js';
 import { type HandlerRun, runTracked } from './handler-scope.js';
 import { Lifecycle, StopBudget } from './lifecycle.js';
 import { evicted, Mailbox, type MailboxConfig, Offer, SYSTEM_LANE } from './mailbox.js';
 import { ActorRef, checkTellOptions } from './ref.js';
 import type { Runnable } from './scheduler.js';
-import type { Breaker } from './breaker.js';
+import type { Breaker } from '../resilience/breaker.js';
 import { ActorContext } from './context.js';
-import type { SnapshotSlot } from './snapshots.js';
-import type { ChildSpec, Supervision } from './supervisor.js';
-import type { ActorSystem } from './system.js';
+import type { SnapshotSlot } from '../persistence/snapshots.js';
+import type { ChildSpec, Supervision } from '../supervision/supervisor.js';
+import type { ActorSystem } from '../system.js';
 
 export const enum Status {
   Starting = 0,

@@ -25,7 +25,7 @@
  */
 import { Packr } from 'msgpackr';
 import { crc32 } from 'node:zlib';
-import { SnapshotCorruptError } from './errors.js';
+import { SnapshotCorruptError } from '../util/errors.js';
 import { rowProblem } from './memory-store.js';
 import type { SnapshotRow } from './snapshot-store.js';
 

@@ -14,8 +14,8 @@
  *   window's smallest and largest sample, interpolates within the bucket by rank, and clamps to the
  *   window's [min, max], so constant latencies come out exact.
  */
-import { ConfigError } from './errors.js';
-import { checkObject, knownKeys, positiveInteger } from './options.js';
+import { ConfigError } from '../util/errors.js';
+import { checkObject, knownKeys, positiveInteger } from '../util/options.js';
 
 export interface LatencyOptions {
   /** Samples the window holds at most (at least half of it after the first rotation). Default 512. */

@@ -7,6 +7,9 @@
  * Only the priority lanes count toward `capacity`; system messages are never refused.
  */
 
+import { ConfigError } from '../util/errors.js';
+import { checkObject, knownKeys, positiveInteger, show } from '../util/options.js';
+
 export const PRIORITIES = 5;
 export const DEFAULT_PRIORITY = 2;
 /** Lane index of system messages; user priority p lives in lane p + 1. */
@@ -39,6 +42,32 @@ export const DEFAULT_MAILBOX: MailboxConfig = Object.freeze({
   batchSize: 100,
   throughput: 100,
 });
+
+const OVERFLOW = ['reject', 'drop-oldest', 'drop-newest'];
+
+const mailboxCache = new WeakMap<MailboxOptions, MailboxConfig>();
+
+/** Validates mailbox options once per options object (spawning many actors with one object is cheap). */
+export function mailboxConfig(options: MailboxOptions | undefined, option = 'mailbox'): MailboxConfig {
+  if (options === undefined) return DEFAULT_MAILBOX;
+  const cached = mailboxCache.get(options);
+  if (cached) return cached;
+  checkObject(option, options);
+  knownKeys(option, options, ['capacity', 'overflow', 'batchSize', 'throughput']);
+  const overflow = options.overflow ?? DEFAULT_MAILBOX.overflow;
+  if (!OVERFLOW.includes(overflow)) {
+    throw new ConfigError(`${option}.overflow`, `must be one of ${OVERFLOW.map(show).join(', ')} (got ${show(overflow)})`);
+  }
+  const config: MailboxConfig = Object.freeze({
+    capacity: options.capacity === undefined ? DEFAULT_MAILBOX.capacity : positiveInteger(`${option}.capacity`, options.capacity, true),
+    overflow,
+    batchSize: options.batchSize === undefined ? DEFAULT_MAILBOX.batchSize : positiveInteger(`${option}.batchSize`, options.batchSize),
+    throughput: options.throughput === undefined ? DEFAULT_MAILBOX.throughput : positiveInteger(`${option}.throughput`, options.throughput),
+  });
+  mailboxCache.set(options, config);
+  return config;
+}
+
 
 /** Outcome of `Mailbox.offer`. */
 export const enum Offer {

@@ -3,10 +3,10 @@
  * Behavior, and the types an actor's handlers see (Context, signals, exit reasons).
  */
 import type { Logger } from 'pino';
-import { ConfigError } from './errors.js';
+import { ConfigError } from '../util/errors.js';
 import type { ActorEvent } from './events.js';
 import { isAsyncFunction } from './handler-scope.js';
-import type { ChildOptions } from './supervisor.js';
+import type { ChildOptions } from '../supervision/supervisor.js';
 import type { ActorRef } from './ref.js';
 
 /** Why an actor stopped: a normal exit, a shutdown by its parent or the system, or a crash. */

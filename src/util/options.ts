@@ -3,11 +3,8 @@
  * raised where it was given — never a silent default, never a failure later.
  */
 import { ConfigError } from './errors.js';
-import { DEFAULT_MAILBOX, type MailboxConfig, type MailboxOptions } from './mailbox.js';
 
-const OVERFLOW = ['reject', 'drop-oldest', 'drop-newest'];
-
-function show(value: unknown): string {
+export function show(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value) : String(value);
 }
 
@@ -32,29 +29,6 @@ export function checkObject(option: string, value: unknown): asserts value is ob
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ConfigError(option, `must be an object (got ${show(value)})`);
   }
-}
-
-const mailboxCache = new WeakMap<MailboxOptions, MailboxConfig>();
-
-/** Validates mailbox options once per options object (spawning many actors with one object is cheap). */
-export function mailboxConfig(options: MailboxOptions | undefined, option = 'mailbox'): MailboxConfig {
-  if (options === undefined) return DEFAULT_MAILBOX;
-  const cached = mailboxCache.get(options);
-  if (cached) return cached;
-  checkObject(option, options);
-  knownKeys(option, options, ['capacity', 'overflow', 'batchSize', 'throughput']);
-  const overflow = options.overflow ?? DEFAULT_MAILBOX.overflow;
-  if (!OVERFLOW.includes(overflow)) {
-    throw new ConfigError(`${option}.overflow`, `must be one of ${OVERFLOW.map(show).join(', ')} (got ${show(overflow)})`);
-  }
-  const config: MailboxConfig = Object.freeze({
-    capacity: options.capacity === undefined ? DEFAULT_MAILBOX.capacity : positiveInteger(`${option}.capacity`, options.capacity, true),
-    overflow,
-    batchSize: options.batchSize === undefined ? DEFAULT_MAILBOX.batchSize : positiveInteger(`${option}.batchSize`, options.batchSize),
-    throughput: options.throughput === undefined ? DEFAULT_MAILBOX.throughput : positiveInteger(`${option}.throughput`, options.throughput),
-  });
-  mailboxCache.set(options, config);
-  return config;
 }
 
 export function checkName(option: string, name: unknown): string {

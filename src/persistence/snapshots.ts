@@ -18,13 +18,13 @@
  * - A checkpoint is bounded: actors that cannot be snapshotted in time (a handler that never
  *   settles) are named in its outcome; the others are committed all the same.
  */
-import type { ActorCell } from './cell.js';
-import { CheckpointError, ConfigError, SnapshotCorruptError, TimeoutError } from './errors.js';
+import type { ActorCell } from '../core/cell.js';
+import { CheckpointError, ConfigError, SnapshotCorruptError, TimeoutError } from '../util/errors.js';
 import { rowProblem } from './memory-store.js';
-import { checkObject, knownKeys, positiveInteger, positiveNumber } from './options.js';
+import { checkObject, knownKeys, positiveInteger, positiveNumber } from '../util/options.js';
 import { decodeRow, type EncodedState, encodeState, sealRow } from './snapshot-codec.js';
 import type { SnapshotRow, SnapshotStore } from './snapshot-store.js';
-import type { ActorSystem } from './system.js';
+import type { ActorSystem } from '../system.js';
 
 export interface SnapshotOptions {
   /** Take a snapshot after every N handled messages. */

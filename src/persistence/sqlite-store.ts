@@ -37,7 +37,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { ConfigError, GenesisError } from './errors.js';
+import { ConfigError, GenesisError } from '../util/errors.js';
 import { checkRow, keepOf, rowProblem, storeClosed } from './memory-store.js';
 import { rowChecksum } from './snapshot-codec.js';
 import type { SkippedRow, SnapshotRow, SnapshotStore } from './snapshot-store.js';

@@ -4,7 +4,7 @@
  */
 import type { AskOptions, TellOptions } from './actor.js';
 import type { ActorCell } from './cell.js';
-import { ConfigError } from './errors.js';
+import { ConfigError } from '../util/errors.js';
 import { DEFAULT_PRIORITY, PRIORITIES } from './mailbox.js';
 
 /** The priority in tell/ask/publish options (validated); other keys are checked by the caller. */

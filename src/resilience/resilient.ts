@@ -38,11 +38,11 @@
  * XState machine unless a transition may follow (see src/breaker.ts).
  */
 import { Admission, autoTimeoutMs, Breaker, type BreakerOptions, type TransitionListener } from './breaker.js';
-import { type Clock, realClock, type TimerHandle } from './clock.js';
-import { CircuitOpenError, ConfigError, TimeoutError } from './errors.js';
+import { type Clock, realClock, type TimerHandle } from '../util/clock.js';
+import { CircuitOpenError, ConfigError, TimeoutError } from '../util/errors.js';
 import { LatencyHistogram } from './latency.js';
-import { checkObject, knownKeys, positiveInteger, positiveNumber } from './options.js';
-import { LinkedList } from './linked-list.js';
+import { checkObject, knownKeys, positiveInteger, positiveNumber } from '../util/options.js';
+import { LinkedList } from '../util/linked-list.js';
 
 /** What the wrapped function gets as its first argument. */
 export interface AttemptContext {

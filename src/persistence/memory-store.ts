@@ -6,7 +6,7 @@
  * reader can change a stored row afterwards. Also home of the row and retention checks both
  * stores share.
  */
-import { ConfigError, GenesisError } from './errors.js';
+import { ConfigError, GenesisError } from '../util/errors.js';
 import type { SnapshotRow, SnapshotStore } from './snapshot-store.js';
 
 /** Own rows kept per actor when `keepByPath` does not name it. */

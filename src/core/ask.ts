@@ -10,10 +10,10 @@
  * deadline sweeps the lists and the heap when it fires. A reply only unlinks its ask; the shared
  * timer is never re-armed on the hot path.
  */
-import type { Admission, Breaker } from './breaker.js';
-import type { Clock, TimerHandle } from './clock.js';
-import { ActorStoppedError, MailboxFullError, TimeoutError } from './errors.js';
-import { LinkedList } from './linked-list.js';
+import type { Admission, Breaker } from '../resilience/breaker.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
+import { ActorStoppedError, MailboxFullError, TimeoutError } from '../util/errors.js';
+import { LinkedList } from '../util/linked-list.js';
 
 /** The bookkeeping an actor keeps about asks: what it waits on, which replies it deferred. */
 export interface AskParty {
