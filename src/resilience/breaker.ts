@@ -32,6 +32,7 @@
  * `onTransition(from, to, breaker)`.
  */
 import { type Actor, assign, createActor, type InspectionEvent, type Observer, setup, type SnapshotFrom } from 'xstate';
+import { type BackoffPolicy, backoffDelay, nominalBackoff } from '../util/backoff.js';
 import { type Clock, realClock } from '../util/clock.js';
 import { ConfigError } from '../util/errors.js';
 import { LatencyHistogram } from './latency.js';
@@ -183,7 +184,12 @@ export interface BreakerInput {
 
 /** The nominal open period after `reopens` consecutive re-opens, before jitter. */
 export function nominalResetMs(options: ResolvedBreakerOptions, reopens: number): number {
-  return Math.min(options.maxResetTimeoutMs, options.resetTimeoutMs * options.resetBackoff ** reopens);
+  return nominalBackoff(reopens, resetBackoff(options));
+}
+
+/** The open period as a backoff (src/util/backoff.ts): step = consecutive re-opens, jitter down. */
+function resetBackoff(options: ResolvedBreakerOptions): BackoffPolicy {
+  return { baseMs: options.resetTimeoutMs, maxMs: options.maxResetTimeoutMs, factor: options.resetBackoff, jitter: options.resetJitter };
 }
 
 /** Whether a breaker with this window would go from closed to hedging (shared by guard and fast path). */
@@ -223,8 +229,8 @@ export const breakerMachine = setup({
     /** Entry of open: draws this period's delay (read by the `resetDelay` delay). */
     drawResetDelay: assign({
       resetDelayMs: ({ context }) => {
-        const nominal = nominalResetMs(context.options, context.reopens);
-        return Math.max(1, Math.round(nominal * (1 - context.options.resetJitter * context.random())));
+        // whole ms, at least 1: XState delays, and a 0 would reopen at once
+        return Math.max(1, Math.round(backoffDelay(context.reopens, resetBackoff(context.options), context.random)));
       },
     }),
     startProbing: assign({ probes: 0, successes: 0 }),
