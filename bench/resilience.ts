@@ -18,7 +18,7 @@
  */
 import { circuitBreaker, ConsecutiveBreaker, handleAll, timeout as cockatielTimeout, TimeoutStrategy, wrap } from 'cockatiel';
 import CircuitBreaker from 'opossum';
-import { resilient } from '../src/resilient.ts';
+import { resilient } from '../src/resilience/resilient.ts';
 import { check, type Experiment, type Options, size, type Suite } from './harness.ts';
 
 const TIMEOUT_MS = 1000;

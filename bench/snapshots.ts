@@ -26,9 +26,9 @@ import os from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { ActorSystem, defineActor, MemorySnapshotStore, type SystemOptions } from '../src/index.ts';
-import { decodeRow, encodeState, sealRow } from '../src/snapshot-codec.ts';
-import type { SnapshotRow } from '../src/snapshot-store.ts';
-import { SqliteSnapshotStore } from '../src/sqlite-store.ts';
+import { decodeRow, encodeState, sealRow } from '../src/persistence/snapshot-codec.ts';
+import type { SnapshotRow } from '../src/persistence/snapshot-store.ts';
+import { SqliteSnapshotStore } from '../src/persistence/sqlite-store.ts';
 import { check, type Experiment, type Options, percentiles, size, type Suite } from './harness.ts';
 
 const ACTORS = 1000;

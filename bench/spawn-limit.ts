@@ -12,9 +12,9 @@ const N = 100_000;
 
 if (process.argv[2] === 'breakdown') {
   const { ActorSystem, defineActor } = await import('../src/index.js');
-  const { ActorCell } = await import('../src/cell.js');
-  const { DEFAULT_MAILBOX } = await import('../src/mailbox.js');
-  const { DEFAULT_CHILD_SPEC } = await import('../src/supervisor.js');
+  const { ActorCell } = await import('../src/core/cell.js');
+  const { DEFAULT_MAILBOX } = await import('../src/core/mailbox.js');
+  const { DEFAULT_CHILD_SPEC } = await import('../src/core/spec.js');
   const Echo = defineActor<null, number>({ receive: (_s, m, ctx) => void ctx.reply(m) });
   const times: Record<string, number[]> = { 'cells alone': [], 'names + paths in a Map': [], 'plain 30-field objects': [], 'full spawn': [] };
   const time = (name: string, fn: () => void) => {

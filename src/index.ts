@@ -16,31 +16,30 @@ export type {
   TellOptions,
 } from './core/actor.js';
 export { ActorRef } from './core/ref.js';
-export { supervisor, child, EscalationError } from './supervision/supervisor.js';
-export { pool } from './supervision/pool.js';
-export type { HedgeOptions, PoolOptions, PoolSpec, Routing } from './supervision/pool.js';
+export { supervisor, child, pool } from './supervision/spec.js';
+export type { HedgeOptions, PoolOptions, PoolSpec, Routing } from './supervision/spec.js';
 export { breakerMachine, Breaker } from './resilience/breaker.js';
 export type { BreakerOptions, BreakerState } from './resilience/breaker.js';
 export { resilient } from './resilience/resilient.js';
 export { LatencyHistogram } from './resilience/latency.js';
+export type { ChildOptions, RestartType } from './core/spec.js';
 export type {
   BackoffOptions,
-  ChildOptions,
   Intensity,
-  RestartType,
   Strategy,
   SupervisorOptions,
   SupervisorSpec,
   TreeSpec,
   WorkerSpec,
-} from './supervision/supervisor.js';
+} from './supervision/spec.js';
 export type { ActorEvent } from './core/events.js';
 export type { MailboxOptions, OverflowPolicy } from './core/mailbox.js';
 export type { DeadLetter, DeadLetterReason } from './core/dead-letters.js';
 export { DeadLetters } from './core/dead-letters.js';
 export { realClock, SimulatedClock } from './util/clock.js';
 export type { SkippedRow, SnapshotRow, SnapshotStore } from './persistence/snapshot-store.js';
-export type { SnapshotInfo, SnapshotMetrics, SnapshotOptions } from './persistence/snapshots.js';
+export type { SnapshotInfo, SnapshotMetrics } from './persistence/snapshots.js';
+export type { SnapshotOptions } from './core/spec.js';
 export { NotASnapshotStoreError, SqliteSnapshotStore, StoreLockedError } from './persistence/sqlite-store.js';
 export type { SqliteStoreOptions } from './persistence/sqlite-store.js';
 export { MemorySnapshotStore } from './persistence/memory-store.js';
@@ -57,4 +56,5 @@ export {
   SnapshotCorruptError,
   CheckpointError,
   ConfigError,
+  EscalationError,
 } from './util/errors.js';

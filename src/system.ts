@@ -1,47 +1,34 @@
 /**
- * ActorSystem: owns the scheduler, the actors, the ask deadlines, pub/sub, dead letters and the
- * logger of one runtime instance. Several systems can live in one process.
+ * ActorSystem: the composition root and public facade of one runtime instance. It owns the
+ * scheduler, the actors' registry (top level and paths), dead letters and the logger, and wires
+ * the parts that live in their own modules — asks (core/asking), pub/sub (core/pubsub),
+ * supervision (supervision/), snapshots (persistence/) — through the seams each declares
+ * (Runtime, SupervisionHost, SnapshotsHost, …). Several systems can live in one process.
  */
 import type { Logger, LoggerOptions } from 'pino';
 import { type AskOptions, type Behavior, type ExitReason, isBehavior, type PublishOptions, type SpawnOptions } from './core/actor.js';
-import { AskDeadlines, PendingAsk } from './core/ask.js';
-import { ActorCell, EVENT, Status, STATUS_NAMES } from './core/cell.js';
-import { type Clock, realClock } from './util/clock.js';
+import type { PendingAsk } from './core/ask.js';
+import { Asks } from './core/asking.js';
+import { ActorCell, cellOf, Status } from './core/cell.js';
 import { DeadLetters } from './core/dead-letters.js';
-import {
-  ActorStoppedError,
-  CircuitOpenError,
-  ConfigError,
-  DeadlockError,
-  MailboxFullError,
-  SystemStoppedError,
-  TimeoutError,
-} from './util/errors.js';
-import { type ActorEvent, checkTopic, EventBus } from './core/events.js';
-import { trackedRun } from './core/handler-scope.js';
-import { createLogger } from './util/logger.js';
-import { DEFAULT_PRIORITY } from './core/mailbox.js';
-import { mailboxConfig } from './core/mailbox.js';
-import { checkName, checkObject, knownKeys, positiveInteger, positiveNumber } from './util/options.js';
-import { ActorRef, checkPriority } from './core/ref.js';
-import { PoolActor, poolNodeSpec } from './supervision/pool.js';
-import { Admission, Breaker, type BreakerState, type ResolvedBreakerOptions } from './resilience/breaker.js';
+import { type MailboxConfig, mailboxConfig } from './core/mailbox.js';
+import { PubSub } from './core/pubsub.js';
+import { ActorRef } from './core/ref.js';
+import type { Runtime } from './core/runtime.js';
 import { Scheduler } from './core/scheduler.js';
-import {
-  CHILD_KEYS,
-  childSpec,
-  type ChildSpec,
-  DEFAULT_SUPERVISION,
-  SupervisorActor,
-  type SupervisorSpec,
-  Supervision,
-  type TreeSpec,
-  validateTree,
-} from './supervision/supervisor.js';
-import type { MailboxConfig } from './core/mailbox.js';
+import { CHILD_KEYS, type ChildSpec, childSpec } from './core/spec.js';
 import type { SnapshotStore } from './persistence/snapshot-store.js';
 import { type SnapshotInfo, type SnapshotMetrics, Snapshots } from './persistence/snapshots.js';
 import { SqliteSnapshotStore } from './persistence/sqlite-store.js';
+import { DEFAULT_SUPERVISION, type SupervisorSpec, type TreeSpec } from './supervision/spec.js';
+import { type RootHost, Supervision, type SupervisionHost } from './supervision/supervision.js';
+import { spawnNode, type TreeNode, treeView, validateTree } from './supervision/tree.js';
+import { type Clock, realClock } from './util/clock.js';
+import { ActorStoppedError, ConfigError, MailboxFullError, SystemStoppedError } from './util/errors.js';
+import { createLogger } from './util/logger.js';
+import { checkName, checkObject, knownKeys, positiveInteger, positiveNumber } from './util/options.js';
+
+export type { MailboxView, TreeNode } from './supervision/tree.js';
 
 export interface SystemOptions {
   name?: string;
@@ -73,26 +60,6 @@ export interface Escalation {
   at: number;
 }
 
-export interface MailboxView {
-  size: number;
-  system: number;
-  byPriority: number[];
-}
-
-export interface TreeNode {
-  path: string;
-  name: string;
-  kind: 'supervisor' | 'worker' | 'pool';
-  status: (typeof STATUS_NAMES)[number];
-  restarts: number;
-  mailbox: MailboxView;
-  /** The supervision strategy, for supervisors and actors with children. */
-  strategy?: string;
-  /** The state of the actor's breaker, once it has been asked. */
-  breaker?: BreakerState;
-  children: TreeNode[];
-}
-
 export interface SystemMetrics {
   actors: number;
   messagesHandled: number;
@@ -121,9 +88,8 @@ function storeOpener(store: SystemOptions['store'], durability: SystemOptions['d
 const SYSTEM_KEYS = ['name', 'store', 'durability', 'logger', 'clock', 'modes', 'askTimeoutMs', 'deadLetterCapacity', 'random'];
 const DEFAULT_STORE = 'data/genesis.db';
 const SPAWN_KEYS = ['name', 'parent', ...CHILD_KEYS];
-const ASK_KEYS = ['timeoutMs', 'priority', 'signal'];
 
-export class ActorSystem {
+export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHost {
   readonly name: string;
   readonly clock: Clock;
   readonly log: Logger;
@@ -131,19 +97,16 @@ export class ActorSystem {
   /** @internal */ readonly scheduler = new Scheduler();
   /** @internal The actor whose handler is running synchronously right now, if any. */
   current: ActorCell | null = null;
-  /** @internal */ readonly deadlines: AskDeadlines;
-  private readonly bus = new EventBus<ActorCell>();
+  private readonly asks: Asks;
+  private readonly pubsub: PubSub;
   /** @internal Top-level actors (children of the root supervisor), in start order. */
   readonly topLevel = new Map<string, ActorCell>();
   /** @internal */ readonly random: () => number;
   private readonly rootSupervision: Supervision;
   /** @internal */ readonly snapshotting: Snapshots;
   private readonly escalationLog: Escalation[] = [];
-  private readonly askTimeoutMs: number;
   private nextId = 0;
   private live = 0;
-  private published = 0;
-  private unrouted = 0;
   private state: 'running' | 'stopping' | 'stopped' = 'running';
   private shuttingDown: Promise<void> | null = null;
 
@@ -163,13 +126,11 @@ export class ActorSystem {
       throw new ConfigError('clock', 'must have now(), setTimeout() and clearTimeout()');
     }
     this.clock = clock;
-    this.askTimeoutMs = options.askTimeoutMs === undefined ? 5000 : positiveNumber('askTimeoutMs', options.askTimeoutMs);
     this.log = createLogger(this.name, options.logger);
     this.deadLetters = new DeadLetters(
       options.deadLetterCapacity === undefined ? 1000 : positiveInteger('deadLetterCapacity', options.deadLetterCapacity),
       this.log,
     );
-    this.deadlines = new AskDeadlines(clock, (ask, timeoutMs) => ask.fail(new TimeoutError(ask.path, timeoutMs)));
     if (options.random !== undefined && typeof options.random !== 'function') throw new ConfigError('random', 'must be a function returning [0, 1)');
     if (options.modes !== undefined) {
       // Nothing about modes is configurable yet: refuse anything but an empty object, so that a
@@ -178,7 +139,9 @@ export class ActorSystem {
       knownKeys('modes', options.modes, []);
     }
     this.random = options.random ?? Math.random;
-    this.rootSupervision = new Supervision(this, DEFAULT_SUPERVISION, null);
+    this.asks = new Asks(this, options.askTimeoutMs === undefined ? 5000 : positiveNumber('askTimeoutMs', options.askTimeoutMs));
+    this.pubsub = new PubSub(this);
+    this.rootSupervision = new Supervision(this, DEFAULT_SUPERVISION, null, this);
     this.snapshotting = new Snapshots(this, storeOpener(options.store, options.durability));
     // An explicit store is opened now, so a bad path or a locked file fails the start.
     if (options.store !== undefined && options.store !== false) this.snapshotting.open();
@@ -193,6 +156,11 @@ export class ActorSystem {
     return this.state === 'running';
   }
 
+  /** @internal Shut down: asks and publishing are refused. */
+  get isStopped(): boolean {
+    return this.state === 'stopped';
+  }
+
   // ---- Actors --------------------------------------------------------------------------
 
   /** Starts an actor at the top level, or under `options.parent`. */
@@ -202,7 +170,7 @@ export class ActorSystem {
       checkObject('spawn options', options);
       if (options.parent !== undefined) {
         if (!(options.parent instanceof ActorRef)) throw new ConfigError('parent', 'must be an ActorRef');
-        parent = options.parent.cell;
+        parent = cellOf(options.parent);
       }
     }
     return this.spawnChild(behavior, options, parent) as ActorRef<M>;
@@ -219,20 +187,8 @@ export class ActorSystem {
     return this.spawnCell(behavior, name, options.args, mailboxConfig(options.mailbox), childSpec(options, ''), parent).ref;
   }
 
-  /** @internal Starts a node of a declared tree under `parent` (already validated). */
-  spawnNode(node: TreeSpec, parent: ActorCell | null): ActorCell {
-    if (node.kind === 'worker') {
-      return this.spawnCell(node.behavior, node.name, node.options.args, mailboxConfig(node.options.mailbox), childSpec(node.options, ''), parent);
-    }
-    // A supervisor or pool node: its own spec is its restart and shutdown (and a pool's own
-    // breaker, `poolBreaker`); a pool's other options (breaker, mailbox, …) are its workers'.
-    const { restart, shutdownMs } = node.options;
-    const behavior = node.kind === 'pool' ? PoolActor : SupervisorActor;
-    const spec = node.kind === 'pool' ? poolNodeSpec(node.options) : childSpec({ restart, shutdownMs }, '');
-    return this.spawnCell(behavior, node.name, node, mailboxConfig(undefined), spec, parent);
-  }
-
-  private spawnCell(behavior: Behavior, name: string, args: unknown, mailbox: MailboxConfig, spec: ChildSpec, parent: ActorCell | null): ActorCell {
+  /** @internal Spawns from resolved settings, taking up a child held across its parent's restart. */
+  spawnCell(behavior: Behavior, name: string, args: unknown, mailbox: MailboxConfig, spec: ChildSpec, parent: ActorCell | null): ActorCell {
     if (parent !== null && parent.status >= Status.Stopping) throw new ActorStoppedError(parent.path, `cannot spawn under ${parent.path}: it is stopped`);
     const siblings = parent === null ? this.topLevel : (parent.children ??= new Map());
     const existing = siblings.get(name);
@@ -251,7 +207,7 @@ export class ActorSystem {
     }
     const path = parent === null ? '/' + name : parent.path + '/' + name;
     const cell = new ActorCell(this, behavior, parent, name, path, args, mailbox, spec);
-    if (spec.snapshot !== null || spec.partners.length > 0) cell.snap = this.snapshotting.attach(cell, spec.snapshot, spec.partners);
+    if (spec.snapshot !== null || spec.partners.length > 0) cell.hooks = this.snapshotting.attach(cell, spec.snapshot, spec.partners);
     siblings.set(name, cell);
     this.live++;
     cell.start();
@@ -271,7 +227,7 @@ export class ActorSystem {
     if (existing !== undefined && existing.status !== Status.Failed) {
       throw new ConfigError('name', `'${tree.name}' is already taken under /`);
     }
-    const root = this.spawnNode(tree, null);
+    const root = spawnNode(tree, null, this);
     if (!(await root.whenStarted())) {
       await root.requestStop('shutdown'); // already stopping: resolves once it has stopped
       const reason = root.exitReason;
@@ -294,7 +250,7 @@ export class ActorSystem {
   /** Stops an actor normally (children first, then terminate); resolves once it has stopped. */
   stop(ref: ActorRef): Promise<void> {
     if (!(ref instanceof ActorRef)) return Promise.reject(new ConfigError('stop(ref)', 'must be an ActorRef'));
-    return ref.cell.requestStop('normal');
+    return cellOf(ref).requestStop('normal');
   }
 
   /**
@@ -309,7 +265,7 @@ export class ActorSystem {
       this.rootSupervision.cancelPending();
       this.state = 'stopped';
       this.snapshotting.close();
-      this.deadlines.failAll(() => new SystemStoppedError(this.name));
+      this.asks.deadlines.failAll(() => new SystemStoppedError(this.name));
       this.log.flush?.();
     })());
   }
@@ -319,11 +275,6 @@ export class ActorSystem {
     const parent = cell.parentCell;
     const supervision = parent === null ? this.rootSupervision : (parent.supervision ??= new Supervision(this, DEFAULT_SUPERVISION, parent));
     supervision.onChildExit(cell, reason, where);
-  }
-
-  /** @internal Run after every init: the state becomes the newest valid snapshot, if any. */
-  restoreState(cell: ActorCell): void {
-    if (cell.snap !== null) this.snapshotting.restore(cell);
   }
 
   // ---- Snapshots -----------------------------------------------------------------------
@@ -337,12 +288,12 @@ export class ActorSystem {
   async checkpoint(path?: string, options: { timeoutMs?: number } = {}): Promise<Record<string, number>> {
     checkObject('checkpoint(options)', options);
     knownKeys('checkpoint(options)', options, ['timeoutMs']);
-    const timeoutMs = options.timeoutMs === undefined ? this.askTimeoutMs : positiveNumber('checkpoint(options).timeoutMs', options.timeoutMs);
+    const timeoutMs = options.timeoutMs === undefined ? this.asks.timeoutMs : positiveNumber('checkpoint(options).timeoutMs', options.timeoutMs);
     const cells: ActorCell[] = [];
     if (path !== undefined) cells.push(this.snapshottingCell(path));
     else {
       const walk = (cell: ActorCell) => {
-        if (cell.snap !== null && cell.isRunning) cells.push(cell);
+        if (cell.hooks !== null && cell.isRunning) cells.push(cell);
         if (cell.children) for (const c of cell.children.values()) walk(c);
       };
       for (const cell of this.topLevel.values()) walk(cell);
@@ -361,7 +312,7 @@ export class ActorSystem {
     if (options.seq !== undefined && (!Number.isSafeInteger(options.seq) || options.seq < 0)) {
       throw new ConfigError('restore(options).seq', `must be a snapshot seq, a non-negative integer (got ${String(options.seq)})`);
     }
-    const timeoutMs = options.timeoutMs === undefined ? this.askTimeoutMs : positiveNumber('restore(options).timeoutMs', options.timeoutMs);
+    const timeoutMs = options.timeoutMs === undefined ? this.asks.timeoutMs : positiveNumber('restore(options).timeoutMs', options.timeoutMs);
     await this.snapshotting.rollbackInTurn(this.snapshottingCell(path), options.seq, timeoutMs);
   }
 
@@ -371,9 +322,10 @@ export class ActorSystem {
   }
 
   private snapshottingCell(path: string): ActorCell {
-    const cell = this.lookup(path)?.cell;
-    if (cell === undefined) throw new ConfigError('path', `no live actor at ${path}`);
-    if (cell.snap === null) throw new ConfigError('path', `${path} was spawned without a snapshot option`);
+    const ref = this.lookup(path);
+    if (ref === undefined) throw new ConfigError('path', `no live actor at ${path}`);
+    const cell = cellOf(ref);
+    if (cell.hooks === null) throw new ConfigError('path', `${path} was spawned without a snapshot option`);
     return cell;
   }
 
@@ -405,191 +357,48 @@ export class ActorSystem {
 
   // ---- Ask -----------------------------------------------------------------------------
 
-  /**
-   * @internal `from` is the asking actor when the ask comes from inside one (ref.ask passes the
-   * actor whose handler is running, if any); `cause` the deferred ask it is made on behalf of,
-   * for a forwarder's asks made outside its handler. Never throws: every failure is a rejection.
-   */
+  /** @internal An ask to `target` (see Asks). */
   ask(target: ActorCell, message: unknown, options: AskOptions | undefined, from: ActorCell | null, cause: PendingAsk | null = null): Promise<unknown> {
-    try {
-      return this.askOrThrow(target, message, options, from, cause);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  }
-
-  private askOrThrow(target: ActorCell, message: unknown, options: AskOptions | undefined, from: ActorCell | null, cause: PendingAsk | null): Promise<unknown> {
-    if (this.state === 'stopped') throw new SystemStoppedError(this.name);
-    let timeoutMs = this.askTimeoutMs;
-    let priority = DEFAULT_PRIORITY;
-    let signal: AbortSignal | undefined;
-    if (options !== undefined) {
-      checkObject('ask options', options);
-      knownKeys('ask options', options, ASK_KEYS);
-      if (options.timeoutMs !== undefined) timeoutMs = positiveNumber('timeoutMs', options.timeoutMs);
-      priority = checkPriority(options);
-      signal = options.signal;
-      if (signal !== undefined) {
-        if (!isAbortSignal(signal)) throw new ConfigError('signal', 'must be an AbortSignal');
-        if (signal.aborted) return Promise.reject(signal.reason);
-      }
-    }
-    // After an await inside an async handler there is no synchronous caller: its tracked run says
-    // which actor is asking.
-    if (from === null) {
-      const run = trackedRun();
-      if (run !== undefined && (run.owner as ActorCell).ownsRun(run)) from = run.owner as ActorCell;
-    }
-    // Only an asker inside its handler holds its mailbox; asks outside it (a timer, a forwarder's
-    // later attempt) block nothing of the asker's, though they may work for a deferred ask.
-    const holding = from !== null && from.inHandler;
-    if (from !== null && holding) cause ??= from.askInHand;
-    if (from !== null && (holding || cause !== null)) {
-      const cycle = findCycle(target, from, holding, cause);
-      if (cycle !== null) throw new DeadlockError(target.path, cycle);
-    }
-    let breaker: Breaker | null = null;
-    let admission: Admission = Admission.pass;
-    const breakerOptions = target.spec.breaker;
-    if (breakerOptions !== false) {
-      breaker = target.breaker ??= this.createBreaker(target, breakerOptions);
-      admission = breaker.acquire();
-      if (admission === Admission.reject) throw new CircuitOpenError(target.path);
-      if (admission === Admission.fallback) {
-        const fallback = target.spec.fallback;
-        return Promise.resolve(typeof fallback === 'function' ? fallback(message) : fallback);
-      }
-    }
-    const ask = new PendingAsk(this.deadlines, target.path, from, target);
-    ask.breaker = breaker;
-    ask.admission = admission;
-    this.deadlines.add(ask, timeoutMs);
-    if (holding) (ask.waitList = from!.waitingOn ??= []).push(ask);
-    if (cause !== null && !cause.settled) {
-      ask.cause = cause;
-      (cause.dependents ??= []).push(ask);
-    }
-    if (signal !== undefined) {
-      // The caller giving up ends the ask without counting against the target.
-      const onAbort = () => ask.abandon(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-      ask.onSettle = () => signal.removeEventListener('abort', onAbort);
-    }
-    target.deliver(priority, message, ask);
-    return ask.promise;
-  }
-
-  /** The breaker of an actor, on its first ask; its transitions go to the bus as `breaker.<state>`. */
-  private createBreaker(cell: ActorCell, options: ResolvedBreakerOptions): Breaker {
-    return new Breaker(options, {
-      clock: this.clock,
-      path: cell.path,
-      random: this.random,
-      onTransition: (from, to) => {
-        cell.log.info({ from, to }, `breaker of ${cell.path}: ${from} → ${to}`);
-        if (this.state !== 'stopped') this.publish(`breaker.${to}`, { path: cell.path, from, to });
-      },
-    });
+    return this.asks.ask(target, message, options, from, cause);
   }
 
   // ---- Pub/sub -------------------------------------------------------------------------
 
   /** Publishes to every subscriber whose pattern matches, except the source actor. */
   publish(topic: string, data: unknown, options?: PublishOptions): void {
-    let source: ActorCell | null = null;
-    let sourcePath: string | undefined;
-    let priority = DEFAULT_PRIORITY;
-    if (options !== undefined) {
-      checkObject('publish options', options);
-      knownKeys('publish options', options, ['source', 'priority']);
-      priority = checkPriority(options);
-      if (options.source instanceof ActorRef) {
-        source = options.source.cell;
-        sourcePath = source.path;
-      } else if (options.source !== undefined) {
-        sourcePath = String(options.source);
-        source = this.lookup(sourcePath)?.cell ?? null;
-      }
-    }
-    this.deliverEvent(topic, data, source, sourcePath, priority);
+    this.pubsub.publish(topic, data, options);
   }
 
   /** @internal */
   publishFrom(topic: string, data: unknown, source: ActorCell, priority: number): void {
-    this.deliverEvent(topic, data, source, source.path, priority);
-  }
-
-  private deliverEvent(topic: string, data: unknown, source: ActorCell | null, sourcePath: string | undefined, priority: number): void {
-    checkTopic(topic);
-    if (topic.includes('*')) throw new ConfigError('topic', `cannot publish to a pattern (got "${topic}")`);
-    if (this.state === 'stopped') throw new SystemStoppedError(this.name);
-    this.published++;
-    const event: ActorEvent = sourcePath === undefined ? { topic, data } : { topic, data, source: sourcePath };
-    let delivered = 0;
-    for (const cell of this.bus.match(topic)) {
-      if (cell === source) continue; // never back to the publisher
-      cell.deliver(priority, event, EVENT);
-      delivered++;
-    }
-    if (delivered === 0) this.unrouted++;
+    this.pubsub.publishFrom(topic, data, source, priority);
   }
 
   /** Subscribes an actor (which must define onEvent) to a topic or pattern. */
   subscribe(ref: ActorRef, topic: string): void {
-    if (!(ref instanceof ActorRef)) throw new ConfigError('subscribe(ref)', 'must be an ActorRef');
-    checkTopic(topic);
-    const cell = ref.cell;
-    if (cell.behavior.onEvent === undefined) throw new ConfigError('subscribe', `${cell.path} has no onEvent handler`);
-    if (!cell.isActive) return;
-    const topics = cell.topics;
-    if (topics.includes(topic)) return;
-    topics.push(topic);
-    this.bus.subscribe(cell, topic);
+    this.pubsub.subscribe(ref, topic);
   }
 
   unsubscribe(ref: ActorRef, topic: string): boolean {
-    if (!(ref instanceof ActorRef)) throw new ConfigError('unsubscribe(ref)', 'must be an ActorRef');
-    if (typeof topic !== 'string') throw new ConfigError('topic', `must be a string (got ${typeof topic})`);
-    const cell = ref.cell;
-    const topics = cell.topics;
-    const i = topics.indexOf(topic);
-    if (i < 0) return false;
-    topics.splice(i, 1);
-    return this.bus.unsubscribe(cell, topic);
+    return this.pubsub.unsubscribe(ref, topic);
   }
 
   // ---- Inspection ----------------------------------------------------------------------
 
   /** The actor tree as plain data, top-level actors in start order. */
   tree(): TreeNode[] {
-    const node = (cell: ActorCell): TreeNode => {
-      const depths = cell.mailbox.depths();
-      const isSupervisor = cell.behavior === SupervisorActor;
-      const view: TreeNode = {
-        path: cell.path,
-        name: cell.name,
-        kind: isSupervisor ? 'supervisor' : cell.behavior === PoolActor ? 'pool' : 'worker',
-        status: STATUS_NAMES[cell.status],
-        restarts: cell.restarts,
-        mailbox: { size: cell.mailbox.size, system: depths.system, byPriority: depths.byPriority },
-        children: cell.children ? [...cell.children.values()].map(node) : [],
-      };
-      if (isSupervisor || view.children.length > 0) view.strategy = (cell.supervision?.config ?? DEFAULT_SUPERVISION).strategy;
-      if (cell.breaker !== null) view.breaker = cell.breaker.state;
-      return view;
-    };
-    return [...this.topLevel.values()].map(node);
+    return treeView(this.topLevel.values());
   }
 
   metrics(): SystemMetrics {
     return {
       actors: this.live,
       messagesHandled: this.scheduler.handled,
-      asksPending: this.deadlines.pending,
+      asksPending: this.asks.deadlines.pending,
       runQueue: this.scheduler.depth,
       deadLetters: this.deadLetters.total,
-      eventsPublished: this.published,
-      eventsUnrouted: this.unrouted,
+      eventsPublished: this.pubsub.published,
+      eventsUnrouted: this.pubsub.unrouted,
       snapshots: { ...this.snapshotting.metrics },
     };
   }
@@ -597,52 +406,3 @@ export class ActorSystem {
 
 export type { ExitReason };
 
-function isAbortSignal(value: unknown): value is AbortSignal {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as AbortSignal).aborted === 'boolean' &&
-    typeof (value as AbortSignal).addEventListener === 'function' &&
-    typeof (value as AbortSignal).removeEventListener === 'function'
-  );
-}
-
-/**
- * Would a new ask from `from` to `target` close a cycle of asks waiting on each other? The new
- * ask waits on whatever `target` is waiting on, if `target` holds its mailbox (a handler in
- * flight). A pending ask waits on its target in the same way — or, once its target deferred it,
- * on the asks made on its behalf. Waiting on `from` itself (when the new ask is made inside
- * `from`'s handler) or on `cause` (the deferred ask it works for) is a deadlock.
- * Returns the actors on the cycle by path, or null.
- */
-function findCycle(target: ActorCell, from: ActorCell, holding: boolean, cause: PendingAsk | null): string[] | null {
-  if (target === from && holding) return [from.path, from.path];
-  // A target free to take the ask blocks nothing: most asks end here, allocation-free.
-  if (!target.inHandler) return null;
-  const trail: string[] = [from.path];
-  const seen = new Set<object>();
-  const visitCell = (cell: ActorCell): boolean => {
-    trail.push(cell.path);
-    if (cell === from && holding) return true;
-    if (!seen.has(cell) && cell.inHandler) {
-      seen.add(cell);
-      const waiting = cell.waitingOn;
-      if (waiting !== null) for (const ask of waiting) if (visitAsk(ask)) return true;
-    }
-    trail.pop();
-    return false;
-  };
-  const visitAsk = (ask: PendingAsk): boolean => {
-    if (ask === cause) {
-      trail.push(from.path); // the deferred ask `from` works for: waiting on it is waiting on `from`
-      return true;
-    }
-    if (ask.settled || seen.has(ask)) return false;
-    seen.add(ask);
-    if (ask.deferredBy === null) return visitCell(ask.to as ActorCell);
-    const dependents = ask.dependents;
-    if (dependents !== null) for (const next of dependents) if (visitAsk(next)) return true;
-    return false;
-  };
-  return visitCell(target) ? trail : null;
-}

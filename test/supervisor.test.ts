@@ -12,6 +12,7 @@ import {
   supervisor,
   type TreeNode,
 } from '../src/index.js';
+import { cellOf } from '../src/core/cell.js';
 import { nextTurn, startSystem, until } from './helpers.js';
 
 function find(nodes: TreeNode[], path: string): TreeNode | undefined {
@@ -520,7 +521,7 @@ describe('escalation and stopping, with handlers in flight', () => {
     const target = system.spawn(Crasher, { name: 't' });
     const Watcher = defineActor({ init: (_a, ctx) => ctx.watch(target), receive() {} });
     for (let i = 0; i < 20; i++) await system.stop(system.spawn(Watcher));
-    expect(target.cell.watchers?.size ?? 0).toBe(0);
+    expect(cellOf(target).watchers?.size ?? 0).toBe(0);
   });
 });
 

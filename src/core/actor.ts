@@ -6,8 +6,10 @@ import type { Logger } from 'pino';
 import { ConfigError } from '../util/errors.js';
 import type { ActorEvent } from './events.js';
 import { isAsyncFunction } from './handler-scope.js';
-import type { ChildOptions } from '../supervision/supervisor.js';
-import type { ActorRef } from './ref.js';
+import type { ActorRef, AskOptions, TellOptions } from './ref.js';
+import type { ChildOptions } from './spec.js';
+
+export type { AskOptions, TellOptions } from './ref.js';
 
 /** Why an actor stopped: a normal exit, a shutdown by its parent or the system, or a crash. */
 export type ExitReason = 'normal' | 'shutdown' | { error: unknown };
@@ -19,18 +21,6 @@ export interface DownSignal {
 }
 
 export type Signal = DownSignal;
-
-export interface TellOptions {
-  /** 0 (highest) … 4 (lowest); default 2. */
-  priority?: number;
-}
-
-export interface AskOptions extends TellOptions {
-  /** Reject with TimeoutError after this long (default: the system's askTimeoutMs, 5000). */
-  timeoutMs?: number;
-  /** Abort the ask: it rejects with the signal's reason. */
-  signal?: AbortSignal;
-}
 
 export interface PublishOptions extends TellOptions {
   /** Path (or ref) of the publisher; that actor does not receive its own event. */

@@ -31,13 +31,12 @@ import type { ActorEvent } from './events.js';
 import { type HandlerRun, runTracked } from './handler-scope.js';
 import { Lifecycle, StopBudget } from './lifecycle.js';
 import { evicted, Mailbox, type MailboxConfig, Offer, SYSTEM_LANE } from './mailbox.js';
-import { ActorRef, checkTellOptions } from './ref.js';
+import { ActorRef, type AskOptions as RefAskOptions, checkTellOptions, type Target } from './ref.js';
+import type { ChildSupervisor, LifecycleHooks, Runtime } from './runtime.js';
 import type { Runnable } from './scheduler.js';
 import type { Breaker } from '../resilience/breaker.js';
-import { ActorContext } from './context.js';
-import type { SnapshotSlot } from '../persistence/snapshots.js';
-import type { ChildSpec, Supervision } from '../supervision/supervisor.js';
-import type { ActorSystem } from '../system.js';
+import { ActorContext, type ContextHost } from './context.js';
+import type { ChildSpec } from './spec.js';
 
 export const enum Status {
   Starting = 0,
@@ -70,7 +69,7 @@ const UNSTARTED: unique symbol = Symbol('genesis.unstarted');
  * The cell *is* its mailbox (it extends Mailbox) rather than holding one: one object fewer per
  * actor (memory, GC, spawn time) and one indirection fewer on every tell and take.
  */
-export class ActorCell extends Mailbox implements Runnable, AskParty {
+export class ActorCell extends Mailbox implements Runnable, AskParty, Target, ContextHost {
   state: unknown = UNSTARTED;
   status: Status = Status.Starting;
   /** Someone will look at the mailbox: queued to run, running, or a handler/init in flight. */
@@ -85,9 +84,9 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
   /** The `ctx` of the current incarnation. */
   ctx: ActorContext;
   /** How this actor supervises its children (created on first need). */
-  supervision: Supervision | null = null;
-  /** Snapshot bookkeeping, for actors spawned with `snapshot` or `partners`. */
-  snap: SnapshotSlot | null = null;
+  supervision: ChildSupervisor<ActorCell> | null = null;
+  /** Persistence hooks, for actors spawned with `snapshot` or `partners`. */
+  hooks: LifecycleHooks | null = null;
   /** Guards asks to this actor; created on the first ask (most actors are never asked). */
   breaker: Breaker | null = null;
   /** Stop and restart bookkeeping, created on first need (see Lifecycle). */
@@ -99,7 +98,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
   private logger: Logger | null = null;
 
   constructor(
-    readonly system: ActorSystem,
+    readonly system: Runtime<ActorCell>,
     readonly behavior: Behavior,
     readonly parentCell: ActorCell | null,
     readonly name: string,
@@ -214,8 +213,18 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
   }
 
   snapshotNow(): Promise<number> {
-    if (this.snap === null) throw new ConfigError('snapshotNow', `${this.path} was spawned without a snapshot option`);
-    return this.system.snapshotting.request(this, this.snap);
+    if (this.hooks === null) throw new ConfigError('snapshotNow', `${this.path} was spawned without a snapshot option`);
+    return this.hooks.snapshotNow();
+  }
+
+  // ---- Target: what refs reach -----------------------------------------------------------
+
+  send(message: unknown, priority: number): boolean {
+    return this.deliver(priority, message, undefined);
+  }
+
+  askFromHere(message: unknown, options: RefAskOptions | undefined): Promise<unknown> {
+    return this.system.ask(this, message, options, this.system.current);
   }
 
   lookup(path: string): ActorRef | undefined {
@@ -231,7 +240,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
   }
 
   ask<R = unknown, T = unknown>(ref: ActorRef<T>, message: T, options?: AskOptions): Promise<R> {
-    return this.system.ask(ref.cell, message, options, this) as Promise<R>;
+    return this.system.ask(cellOf(ref), message, options, this) as Promise<R>;
   }
 
   /**
@@ -239,7 +248,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
    * forwarder's later attempt — so that deadlock detection can follow it.
    */
   askFor<R = unknown>(ref: ActorRef, message: unknown, options: AskOptions | undefined, cause: PendingAsk): Promise<R> {
-    return this.system.ask(ref.cell, message, options, this, cause) as Promise<R>;
+    return this.system.ask(cellOf(ref), message, options, this, cause) as Promise<R>;
   }
 
   /** The ask a handler of this actor is working for: the one it handles, or just deferred. */
@@ -286,7 +295,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
   }
 
   watch(ref: ActorRef): void {
-    const target = ref.cell;
+    const target = cellOf(ref);
     if (target.status >= Status.Stopped) {
       this.signal({ type: 'down', ref, reason: target.exitReason ?? 'normal' });
       return;
@@ -296,8 +305,9 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
   }
 
   unwatch(ref: ActorRef): void {
-    ref.cell.watchers?.delete(this);
-    this.lifecycle?.watching?.delete(ref.cell);
+    const target = cellOf(ref);
+    target.watchers?.delete(this);
+    this.lifecycle?.watching?.delete(target);
   }
 
   stop(): void {
@@ -421,7 +431,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
 
   private initialized(): void {
     this.status = Status.Running;
-    this.system.restoreState(this);
+    this.hooks?.afterInit();
     // Children of the previous incarnation that this init did not take up again leave now.
     if (this.children !== null) this.releaseHeldChildren();
     this.settleStart(true);
@@ -631,7 +641,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
   private finishHandler(ask: PendingAsk | undefined): void {
     this.waitingOn = null; // asks still outstanding no longer block this actor
     this.endRun();
-    if (this.snap !== null) this.system.snapshotting.afterHandler(this, this.snap);
+    if (this.hooks !== null) this.hooks.afterHandler();
     if (ask !== undefined && this.currentAsk === ask) {
       this.currentAsk = null;
       ask.fail(new NoReplyError(this.path));
@@ -687,7 +697,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
     }
     const ask = meta instanceof PendingAsk ? meta : undefined;
     // A snapshot asked for during the failed handler will not come.
-    if (this.snap !== null) this.system.snapshotting.abandon(this.snap);
+    this.hooks?.handlerAbandoned();
     if (this.status !== Status.Running && this.status !== Status.Starting) {
       // A handler that settled while the actor was already being stopped: nothing to supervise.
       this.log.error({ err: error, in: where }, `actor ${this.path} failed in ${where} while stopping`);
@@ -783,7 +793,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
     this.busy = false;
     this.waitingOn = null;
     this.endRun();
-    if (this.snap !== null) this.system.snapshotting.abandon(this.snap);
+    this.hooks?.handlerAbandoned();
     this.currentAsk?.fail(new ActorStoppedError(this.path, `actor ${this.path} was killed before replying`));
     this.currentAsk = null;
   }
@@ -914,7 +924,7 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
     life.budget?.dispose();
     const topics = life.topics;
     if (topics) for (const topic of [...topics]) this.system.unsubscribe(this.ref, topic);
-    this.system.snapshotting.detach(this);
+    this.hooks?.stopped();
     this.breaker?.stop();
     this.system.actorStopped(this, failed);
     const watchers = life.watchers;
@@ -963,4 +973,17 @@ export class ActorCell extends Mailbox implements Runnable, AskParty {
 /** What the asker of a crashed handler gets: crashed, with what the handler threw as `cause`. */
 function crashedError(path: string, error: unknown): ActorStoppedError {
   return new ActorStoppedError(path, `actor ${path} crashed handling the ask`, { cause: error, crashed: true });
+}
+
+/** The local actor behind a ref (a ref to an actor elsewhere has none). */
+export function cellOf(ref: ActorRef): ActorCell {
+  const target = ref.target;
+  if (target instanceof ActorCell) return target;
+  throw new ConfigError('ref', `${ref.path} is not an actor of this process`);
+}
+
+/** The actor whose handler got `ctx`: for the runtime's own behaviours (supervisors, pools). */
+export function cellOfContext(ctx: Context): ActorCell {
+  if (ctx instanceof ActorContext && ctx.cell instanceof ActorCell) return ctx.cell;
+  throw new ConfigError('ctx', 'is not the context of an actor of this runtime');
 }

@@ -5,14 +5,21 @@
  * incarnation's ask, no spawn, no stop, no snapshot. One object per incarnation, not per message.
  */
 import type { Logger } from 'pino';
-import type { AskOptions, Behavior, Context, DeferredReply, SpawnOptions, TellOptions } from './actor.js';
-import type { ActorCell } from './cell.js';
 import { ActorStoppedError } from '../util/errors.js';
+import type { AskOptions, Behavior, Context, DeferredReply, SpawnOptions, TellOptions } from './actor.js';
 import type { ActorRef } from './ref.js';
+
+/** The actor a context belongs to (its cell): what the context forwards to. */
+export interface ContextHost extends Omit<Context, 'mode' | 'ask'> {
+  /** The current incarnation's number. */
+  readonly epoch: number;
+  readonly mode: string;
+  ask<R = unknown, T = unknown>(ref: ActorRef<T>, message: T, options?: AskOptions): Promise<R>;
+}
 
 export class ActorContext implements Context {
   constructor(
-    /** @internal */ readonly cell: ActorCell,
+    /** @internal The actor (its cell). */ readonly cell: ContextHost,
     /** @internal The incarnation this context belongs to. */ readonly epoch: number,
   ) {}
 
@@ -26,7 +33,7 @@ export class ActorContext implements Context {
   }
 
   get self(): ActorRef {
-    return this.cell.ref;
+    return this.cell.self;
   }
 
   get parent(): ActorRef | null {

@@ -18,22 +18,17 @@
  * - A checkpoint is bounded: actors that cannot be snapshotted in time (a handler that never
  *   settles) are named in its outcome; the others are committed all the same.
  */
-import type { ActorCell } from '../core/cell.js';
+import { ActorCell } from '../core/cell.js';
+import type { LifecycleHooks } from '../core/runtime.js';
+import { DEFAULT_KEEP, type SnapshotConfig } from '../core/spec.js';
+import type { ActorRef } from '../core/ref.js';
+import type { Clock } from '../util/clock.js';
+import type { Logger } from 'pino';
 import { CheckpointError, ConfigError, SnapshotCorruptError, TimeoutError } from '../util/errors.js';
 import { rowProblem } from './memory-store.js';
 import { checkObject, knownKeys, positiveInteger, positiveNumber } from '../util/options.js';
 import { decodeRow, type EncodedState, encodeState, sealRow } from './snapshot-codec.js';
 import type { SnapshotRow, SnapshotStore } from './snapshot-store.js';
-import type { ActorSystem } from '../system.js';
-
-export interface SnapshotOptions {
-  /** Take a snapshot after every N handled messages. */
-  everyMessages?: number;
-  /** Take a snapshot every N ms (system clock). */
-  everyMs?: number;
-  /** Own snapshots kept per actor (default 3). */
-  keep?: number;
-}
 
 export interface SnapshotInfo {
   seq: number;
@@ -45,35 +40,15 @@ export interface SnapshotInfo {
   holder?: string;
 }
 
-export interface SnapshotConfig {
-  everyMessages: number;
-  everyMs: number;
-  keep: number;
+/** What snapshots need of the system: time, a log, and partners found by path. */
+export interface SnapshotsHost {
+  readonly clock: Clock;
+  readonly log: Logger;
+  lookup(path: string): ActorRef | undefined;
 }
 
-const DEFAULT_KEEP = 3;
-
-export function snapshotConfig(options: SnapshotOptions | undefined, at: string): SnapshotConfig | null {
-  if (options === undefined) return null;
-  checkObject(`${at}snapshot`, options);
-  knownKeys(`${at}snapshot`, options, ['everyMessages', 'everyMs', 'keep']);
-  return {
-    everyMessages: options.everyMessages === undefined ? 0 : positiveInteger(`${at}snapshot.everyMessages`, options.everyMessages),
-    everyMs: options.everyMs === undefined ? 0 : positiveNumber(`${at}snapshot.everyMs`, options.everyMs),
-    keep: options.keep === undefined ? DEFAULT_KEEP : positiveInteger(`${at}snapshot.keep`, options.keep),
-  };
-}
-
-export function checkPartners(partners: unknown, at: string): string[] {
-  if (partners === undefined) return [];
-  if (!Array.isArray(partners) || partners.some((p) => typeof p !== 'string' || !p.startsWith('/'))) {
-    throw new ConfigError(`${at}partners`, 'must be an array of actor paths like "/trading/portfolio-replica"');
-  }
-  return partners as string[];
-}
-
-/** The snapshot bookkeeping of one actor. */
-export class SnapshotSlot {
+/** The snapshot bookkeeping of one actor: the lifecycle hooks its cell calls. */
+export class SnapshotSlot implements LifecycleHooks {
   seq = 0;
   sinceLast = 0;
   /** Take a snapshot once the handler in progress has finished. */
@@ -84,9 +59,35 @@ export class SnapshotSlot {
   failure = '';
 
   constructor(
+    private readonly owner: Snapshots,
+    readonly cell: ActorCell,
     readonly config: SnapshotConfig | null,
     readonly partners: readonly string[],
   ) {}
+
+  afterInit(): void {
+    this.owner.restore(this.cell);
+  }
+
+  afterHandler(): void {
+    this.owner.afterHandler(this.cell, this);
+  }
+
+  handlerAbandoned(): void {
+    this.owner.abandon(this);
+  }
+
+  stopped(): void {
+    this.owner.detach(this.cell);
+  }
+
+  snapshotNow(): Promise<number> {
+    return this.owner.request(this.cell, this);
+  }
+}
+
+function slotOf(cell: ActorCell): SnapshotSlot {
+  return cell.hooks as SnapshotSlot;
 }
 
 export interface SnapshotMetrics {
@@ -114,11 +115,11 @@ export class Snapshots {
   /** Seq of the newest snapshot this process took, per path. */
   private readonly newest = new Map<string, number>();
   /** Copies held in memory by partners: holder → (source path → newest row). */
-  private readonly held = new Map<ActorCell, Map<string, SnapshotRow>>();
+  private readonly held = new WeakMap<ActorCell, Map<string, SnapshotRow>>();
   readonly metrics: SnapshotMetrics = { written: 0, failed: 0, corrupt: 0, restored: 0, restoreFailures: 0 };
 
   constructor(
-    private readonly system: ActorSystem,
+    private readonly system: SnapshotsHost,
     private readonly openStore: (() => SnapshotStore) | null,
   ) {}
 
@@ -144,7 +145,7 @@ export class Snapshots {
   /** Called when a snapshotting actor is spawned. */
   attach(cell: ActorCell, config: SnapshotConfig | null, partners: readonly string[]): SnapshotSlot {
     this.storeOrThrow();
-    const slot = new SnapshotSlot(config, partners);
+    const slot = new SnapshotSlot(this, cell, config, partners);
     if (config !== null) this.keep.set(cell.path, config.keep);
     if (config !== null && config.everyMs > 0) this.armTimer(cell, slot, config.everyMs);
     return slot;
@@ -176,7 +177,7 @@ export class Snapshots {
 
   /** Encodes the current state, queues own + replica rows; resolves with the seq once committed. */
   take(cell: ActorCell): Promise<number> {
-    const slot = cell.snap!;
+    const slot = slotOf(cell);
     slot.wanted = false;
     slot.sinceLast = 0;
     let row: SnapshotRow;
@@ -240,7 +241,7 @@ export class Snapshots {
       };
       const timer = this.system.clock.setTimeout(() => {
         for (const [cell, settle] of waiting) {
-          const slot = cell.snap!;
+          const slot = slotOf(cell);
           const at = slot.waiters?.indexOf(settle) ?? -1;
           if (at >= 0) slot.waiters!.splice(at, 1); // nobody waits for it any more
           outcome.missed[cell.path] = cell.inHandler
@@ -251,7 +252,7 @@ export class Snapshots {
         resolve(outcome);
       }, timeoutMs);
       for (const cell of cells) {
-        const slot = cell.snap!;
+        const slot = slotOf(cell);
         const settle = (seq: number) => {
           if (!waiting.delete(cell)) return; // timed out already
           if (seq >= 0) outcome.seqs[cell.path] = seq;
@@ -305,7 +306,7 @@ export class Snapshots {
 
   /** After init: the newest valid copy among own rows, replicas and partners' memory. */
   restore(cell: ActorCell): void {
-    const slot = cell.snap!;
+    const slot = slotOf(cell);
     // Fast path: this process took the path's newest snapshot (the store is locked to this
     // process, so nothing newer can exist) and a live partner holds exactly that copy in memory.
     const newest = this.newest.get(cell.path);
@@ -434,8 +435,8 @@ export class Snapshots {
 
   /** The copies a live partner holds in memory (source path → newest row); created on request. */
   private copiesHeldBy(partner: string, create: boolean): Map<string, SnapshotRow> | undefined {
-    const holder = this.system.lookup(partner)?.cell;
-    if (holder === undefined) return undefined;
+    const holder = this.system.lookup(partner)?.target;
+    if (!(holder instanceof ActorCell)) return undefined;
     let copies = this.held.get(holder);
     if (copies === undefined && create) this.held.set(holder, (copies = new Map()));
     return copies;
@@ -444,8 +445,8 @@ export class Snapshots {
   /** The actor stopped for good: no more timer, and the copies it held in memory are gone. */
   detach(cell: ActorCell): void {
     this.held.delete(cell);
-    const slot = cell.snap;
-    if (slot === null) return;
+    const slot = cell.hooks;
+    if (!(slot instanceof SnapshotSlot)) return;
     if (slot.timer !== null) this.system.clock.clearTimeout(slot.timer);
     slot.timer = null;
     this.abandon(slot, 'the actor stopped');

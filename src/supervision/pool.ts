@@ -10,68 +10,21 @@
  * Worker asks carry what is left of the caller's deadline (a new timeout value almost every
  * time: AskDeadlines keeps such asks in a heap, not a list per value).
  */
-import { type Behavior, defineActor, type DeferredReply } from '../core/actor.js';
-import type { ActorCell } from '../core/cell.js';
+import { defineActor, type DeferredReply } from '../core/actor.js';
 import type { PendingAsk } from '../core/ask.js';
-import { type BreakerOptions, breakerOptions } from '../resilience/breaker.js';
-import { ConfigError } from '../util/errors.js';
-import { LatencyHistogram } from '../resilience/latency.js';
-import { checkObject, knownKeys, positiveInteger, positiveNumber } from '../util/options.js';
+import { type ActorCell, cellOf, cellOfContext } from '../core/cell.js';
+import { mailboxConfig } from '../core/mailbox.js';
 import type { ActorRef } from '../core/ref.js';
-import {
-  CHILD_KEYS,
-  type ChildOptions,
-  type ChildSpec,
-  child,
-  childSpec,
-  DEFAULT_SUPERVISION,
-  type Intensity,
-  Supervision,
-  type SupervisionConfig,
-  supervisionConfig,
-} from './supervisor.js';
-import type { ActorContext } from '../core/context.js';
+import { CHILD_KEYS, type ChildSpec, childSpec } from '../core/spec.js';
+import { breakerOptions } from '../resilience/breaker.js';
+import { LatencyHistogram } from '../resilience/latency.js';
+import { ConfigError } from '../util/errors.js';
+import { checkObject, knownKeys, positiveInteger, positiveNumber } from '../util/options.js';
+import { DEFAULT_SUPERVISION, type PoolOptions, type PoolSpec, type Routing, type SupervisionConfig, supervisionConfig } from './spec.js';
+import { Supervision } from './supervision.js';
 
-export type Routing = 'round-robin' | 'least-busy';
-
-export interface HedgeOptions {
-  /** Start another attempt when one has taken this long: ms, or 'p95' of the pool's latency. */
-  afterMs: number | 'p95';
-  /** Attempts in parallel at most, 2…3 (default 2). */
-  max?: number;
-  /** The threshold while fewer than 20 latencies are known, for 'p95' (default 100 ms). */
-  initialMs?: number;
-}
-
-export interface PoolOptions<A = unknown> extends Omit<ChildOptions<A>, 'snapshot' | 'partners'> {
-  size: number;
-  routing?: Routing;
-  hedge?: HedgeOptions;
-  /** Restart intensity of the pool over its workers (default 3 × size within 5 s). */
-  intensity?: Intensity;
-  /**
-   * A breaker on the pool itself, apart from its workers' (which `breaker` configures). Default
-   * false: the workers' breakers already keep asks off a failing worker, and timeouts at the pool
-   * (a slow request, a caller's short deadline) must not refuse what healthy workers can answer.
-   */
-  poolBreaker?: BreakerOptions | false;
-}
-
-export interface PoolSpec {
-  readonly kind: 'pool';
-  readonly name: string;
-  readonly behavior: Behavior;
-  readonly options: PoolOptions;
-}
-
-export function pool<A>(name: string, behavior: Behavior<any, any, A>, options: PoolOptions<A>): PoolSpec {
-  return { kind: 'pool', name, behavior, options };
-}
-
-/** Options a pool node accepts (a function: pool.ts and supervisor.ts import each other). */
-export function poolKeys(): string[] {
-  return [...CHILD_KEYS.filter((k) => k !== 'snapshot' && k !== 'partners'), 'size', 'routing', 'hedge', 'intensity', 'poolBreaker'];
-}
+/** Options a pool node accepts. */
+export const POOL_KEYS: readonly string[] = [...CHILD_KEYS.filter((k) => k !== 'snapshot' && k !== 'partners'), 'size', 'routing', 'hedge', 'intensity', 'poolBreaker'];
 
 /** The pool node's own ChildSpec (options already checked): its restart and shutdown, and its
  *  own breaker, none by default. Its other options (breaker, mailbox, …) are its workers'. */
@@ -126,11 +79,11 @@ interface PoolState {
 }
 
 /** The actor behind a `pool(…)` node. */
-export const PoolActor: Behavior<PoolState, unknown, PoolSpec> = defineActor<PoolState, unknown, PoolSpec>({
+export const PoolActor = defineActor<PoolState, unknown, PoolSpec>({
   // Not an `async` function: the pool's init needs no tracked run (it asks no one).
-  init: (spec, ctx) => startPool(spec, (ctx as unknown as ActorContext).cell),
+  init: (spec, ctx) => startPool(spec, cellOfContext(ctx)),
   receive(state, message, ctx) {
-    const cell = (ctx as unknown as ActorContext).cell;
+    const cell = cellOfContext(ctx);
     const ask = cell.currentAsk;
     const priority = cell.lane - 1; // the message keeps its priority (lane p + 1 holds priority p)
     if (ask === null) {
@@ -150,8 +103,10 @@ async function startPool(spec: PoolSpec, cell: ActorCell): Promise<PoolState> {
   const { size: _s, routing: _r, hedge: _h, intensity: _i, poolBreaker: _b, ...workerOptions } = spec.options;
   cell.supervision = new Supervision(cell.system, supervision, cell);
   const workers: ActorRef[] = [];
+  const workerSpec = childSpec(workerOptions, '');
+  const mailbox = mailboxConfig(workerOptions.mailbox);
   for (let i = 0; i < size; i++) {
-    const worker = cell.system.spawnNode(child(String(i), spec.behavior, workerOptions), cell);
+    const worker = cell.system.spawnCell(spec.behavior, String(i), workerOptions.args, mailbox, workerSpec, cell);
     workers.push(worker.ref);
     await worker.whenStarted();
   }
@@ -173,7 +128,8 @@ function pick(state: PoolState, tried: ActorRef[] | null): ActorRef | null {
     const i = (state.next + k) % n;
     const worker = workers[i]!;
     if (tried !== null && tried.includes(worker)) continue;
-    if (worker.cell.breaker?.state === 'open' || !worker.cell.isActive) {
+    const target = cellOf(worker);
+    if (target.breaker?.state === 'open' || !target.isActive) {
       if (spare < 0) spare = i;
       continue;
     }
@@ -181,7 +137,7 @@ function pick(state: PoolState, tried: ActorRef[] | null): ActorRef | null {
       best = i;
       break;
     }
-    const load = state.inflight[i]! + worker.cell.mailbox.size;
+    const load = state.inflight[i]! + target.mailbox.size;
     if (load < bestLoad) {
       best = i;
       bestLoad = load;

@@ -99,3 +99,16 @@ export class CheckpointError extends GenesisError {
     );
   }
 }
+
+/** Raised to a supervisor's parent when the supervisor exceeded its restart intensity. */
+export class EscalationError extends GenesisError {
+  constructor(
+    readonly path: string,
+    readonly child: string,
+    readonly reason: 'normal' | 'shutdown' | { error: unknown },
+  ) {
+    super('ESCALATION', `${path} exceeded its restart intensity (last failure: ${child})`, {
+      cause: typeof reason === 'object' ? reason.error : undefined,
+    });
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * Asks as the system makes them: option checks, the asker found (even after an await), deadlock
+ * detection, breaker admission, the deadline, and the caller's signal. Never throws: every
+ * failure is a rejection.
+ */
+import { Admission, Breaker, type ResolvedBreakerOptions } from '../resilience/breaker.js';
+import type { Clock } from '../util/clock.js';
+import { CircuitOpenError, ConfigError, DeadlockError, SystemStoppedError, TimeoutError } from '../util/errors.js';
+import { checkObject, knownKeys, positiveNumber } from '../util/options.js';
+import { AskDeadlines, PendingAsk } from './ask.js';
+import type { ActorCell } from './cell.js';
+import { trackedRun } from './handler-scope.js';
+import { DEFAULT_PRIORITY } from './mailbox.js';
+import { type AskOptions, checkPriority } from './ref.js';
+
+const ASK_KEYS = ['timeoutMs', 'priority', 'signal'];
+
+/** What asking needs of the system. */
+export interface AskHost {
+  readonly name: string;
+  /** True once the system has shut down: asks are refused. */
+  readonly isStopped: boolean;
+  readonly clock: Clock;
+  readonly random: () => number;
+  /** The actor whose handler runs synchronously now, if any. */
+  readonly current: ActorCell | null;
+  /** Publishes a runtime event on the system bus (breaker transitions). */
+  publish(topic: string, data: unknown): void;
+}
+
+export class Asks {
+  readonly deadlines: AskDeadlines;
+
+  constructor(
+    private readonly host: AskHost,
+    /** Default ask timeout (ms). */
+    readonly timeoutMs: number,
+  ) {
+    this.deadlines = new AskDeadlines(host.clock, (ask, timeoutMs) => ask.fail(new TimeoutError(ask.path, timeoutMs)));
+  }
+
+  /**
+   * `from` is the asking actor when the ask comes from inside one (ref.ask passes the
+   * actor whose handler is running, if any); `cause` the deferred ask it is made on behalf of,
+   * for a forwarder's asks made outside its handler. Never throws: every failure is a rejection.
+   */
+  ask(target: ActorCell, message: unknown, options: AskOptions | undefined, from: ActorCell | null, cause: PendingAsk | null = null): Promise<unknown> {
+    try {
+      return this.askOrThrow(target, message, options, from, cause);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private askOrThrow(target: ActorCell, message: unknown, options: AskOptions | undefined, from: ActorCell | null, cause: PendingAsk | null): Promise<unknown> {
+    if (this.host.isStopped) throw new SystemStoppedError(this.host.name);
+    let timeoutMs = this.timeoutMs;
+    let priority = DEFAULT_PRIORITY;
+    let signal: AbortSignal | undefined;
+    if (options !== undefined) {
+      checkObject('ask options', options);
+      knownKeys('ask options', options, ASK_KEYS);
+      if (options.timeoutMs !== undefined) timeoutMs = positiveNumber('timeoutMs', options.timeoutMs);
+      priority = checkPriority(options);
+      signal = options.signal;
+      if (signal !== undefined) {
+        if (!isAbortSignal(signal)) throw new ConfigError('signal', 'must be an AbortSignal');
+        if (signal.aborted) return Promise.reject(signal.reason);
+      }
+    }
+    // After an await inside an async handler there is no synchronous caller: its tracked run says
+    // which actor is asking.
+    if (from === null) {
+      const run = trackedRun();
+      if (run !== undefined && (run.owner as ActorCell).ownsRun(run)) from = run.owner as ActorCell;
+    }
+    // Only an asker inside its handler holds its mailbox; asks outside it (a timer, a forwarder's
+    // later attempt) block nothing of the asker's, though they may work for a deferred ask.
+    const holding = from !== null && from.inHandler;
+    if (from !== null && holding) cause ??= from.askInHand;
+    if (from !== null && (holding || cause !== null)) {
+      const cycle = findCycle(target, from, holding, cause);
+      if (cycle !== null) throw new DeadlockError(target.path, cycle);
+    }
+    let breaker: Breaker | null = null;
+    let admission: Admission = Admission.pass;
+    const breakerOptions = target.spec.breaker;
+    if (breakerOptions !== false) {
+      breaker = target.breaker ??= this.createBreaker(target, breakerOptions);
+      admission = breaker.acquire();
+      if (admission === Admission.reject) throw new CircuitOpenError(target.path);
+      if (admission === Admission.fallback) {
+        const fallback = target.spec.fallback;
+        return Promise.resolve(typeof fallback === 'function' ? fallback(message) : fallback);
+      }
+    }
+    const ask = new PendingAsk(this.deadlines, target.path, from, target);
+    ask.breaker = breaker;
+    ask.admission = admission;
+    this.deadlines.add(ask, timeoutMs);
+    if (holding) (ask.waitList = from!.waitingOn ??= []).push(ask);
+    if (cause !== null && !cause.settled) {
+      ask.cause = cause;
+      (cause.dependents ??= []).push(ask);
+    }
+    if (signal !== undefined) {
+      // The caller giving up ends the ask without counting against the target.
+      const onAbort = () => ask.abandon(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      ask.onSettle = () => signal.removeEventListener('abort', onAbort);
+    }
+    target.deliver(priority, message, ask);
+    return ask.promise;
+  }
+
+  /** The breaker of an actor, on its first ask; its transitions go to the bus as `breaker.<state>`. */
+  private createBreaker(cell: ActorCell, options: ResolvedBreakerOptions): Breaker {
+    return new Breaker(options, {
+      clock: this.host.clock,
+      path: cell.path,
+      random: this.host.random,
+      onTransition: (from, to) => {
+        cell.log.info({ from, to }, `breaker of ${cell.path}: ${from} → ${to}`);
+        if (!this.host.isStopped) this.host.publish(`breaker.${to}`, { path: cell.path, from, to });
+      },
+    });
+  }
+}
+
+function isAbortSignal(value: unknown): value is AbortSignal {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as AbortSignal).aborted === 'boolean' &&
+    typeof (value as AbortSignal).addEventListener === 'function' &&
+    typeof (value as AbortSignal).removeEventListener === 'function'
+  );
+}
+
+/**
+ * Would a new ask from `from` to `target` close a cycle of asks waiting on each other? The new
+ * ask waits on whatever `target` is waiting on, if `target` holds its mailbox (a handler in
+ * flight). A pending ask waits on its target in the same way — or, once its target deferred it,
+ * on the asks made on its behalf. Waiting on `from` itself (when the new ask is made inside
+ * `from`'s handler) or on `cause` (the deferred ask it works for) is a deadlock.
+ * Returns the actors on the cycle by path, or null.
+ */
+function findCycle(target: ActorCell, from: ActorCell, holding: boolean, cause: PendingAsk | null): string[] | null {
+  if (target === from && holding) return [from.path, from.path];
+  // A target free to take the ask blocks nothing: most asks end here, allocation-free.
+  if (!target.inHandler) return null;
+  const trail: string[] = [from.path];
+  const seen = new Set<object>();
+  const visitCell = (cell: ActorCell): boolean => {
+    trail.push(cell.path);
+    if (cell === from && holding) return true;
+    if (!seen.has(cell) && cell.inHandler) {
+      seen.add(cell);
+      const waiting = cell.waitingOn;
+      if (waiting !== null) for (const ask of waiting) if (visitAsk(ask)) return true;
+    }
+    trail.pop();
+    return false;
+  };
+  const visitAsk = (ask: PendingAsk): boolean => {
+    if (ask === cause) {
+      trail.push(from.path); // the deferred ask `from` works for: waiting on it is waiting on `from`
+      return true;
+    }
+    if (ask.settled || seen.has(ask)) return false;
+    seen.add(ask);
+    if (ask.deferredBy === null) return visitCell(ask.to as ActorCell);
+    const dependents = ask.dependents;
+    if (dependents !== null) for (const next of dependents) if (visitAsk(next)) return true;
+    return false;
+  };
+  return visitCell(target) ? trail : null;
+}

@@ -1,0 +1,212 @@
+/**
+ * Supervision with OTP semantics: the restart bookkeeping and decisions of one supervising actor
+ * (or of the system's root). When a child exits — a crash, or a normal exit of its own
+ * (`ctx.stop()`) — its supervisor decides by the child's restart type (permanent / transient /
+ * temporary) whether to restart it, counts the restart against its intensity (`maxRestarts`
+ * within a sliding `withinMs`), picks the victims by strategy, ends them in reverse start order,
+ * waits for the backoff, and starts them again in start order, each once the previous one runs.
+ * Too many restarts: the supervisor fails to its own parent (escalation). At the root the system
+ * records the escalation and marks the failing subtree failed instead of dying.
+ */
+import type { Logger } from 'pino';
+import type { ExitReason } from '../core/actor.js';
+import { type ActorCell, Status } from '../core/cell.js';
+import type { ChildSupervisor } from '../core/runtime.js';
+import type { Clock } from '../util/clock.js';
+import { EscalationError } from '../util/errors.js';
+import { type Intensity, isCrash, type SupervisionConfig } from './spec.js';
+
+/** What a supervision needs of the system: time, randomness (backoff jitter) and its log. */
+export interface SupervisionHost {
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly random: () => number;
+  readonly isRunning: boolean;
+}
+
+/** What the system's root supervisor has instead of an owning actor. */
+export interface RootHost {
+  /** Top-level actors, in start order: the root supervisor's children. */
+  readonly topLevel: ReadonlyMap<string, ActorCell>;
+  /** An escalation reached the root: recorded and logged. */
+  recordEscalation(cell: ActorCell, reason: ExitReason): void;
+}
+
+/** Times of recent restarts, oldest first (a sliding window that starts at `oldest`). */
+class RestartWindow {
+  times: number[] = [];
+  oldest = 0;
+
+  /** Records a restart at `now`; true when more than `maxRestarts` fall within `withinMs`. */
+  record(now: number, { maxRestarts, withinMs }: Intensity): boolean {
+    const times = this.times;
+    times.push(now);
+    // Advance past expired entries instead of shift(), which copies the array each time;
+    // compact once the dead prefix is the larger part.
+    while (times[this.oldest]! <= now - withinMs) this.oldest++;
+    if (this.oldest > 1024 && this.oldest * 2 > times.length) {
+      this.times = times.slice(this.oldest);
+      this.oldest = 0;
+    }
+    return this.times.length - this.oldest > maxRestarts;
+  }
+}
+
+/** The restart bookkeeping and decisions of one supervising actor (or of the system's root). */
+export class Supervision implements ChildSupervisor<ActorCell> {
+  get strategy(): string {
+    return this.config.strategy;
+  }
+
+  private readonly window = new RestartWindow();
+  /**
+   * At the root, each top-level actor has its own window: unrelated actors spawned with
+   * `system.spawn` must not use up each other's restarts (there is no application to fail).
+   */
+  private readonly windows = new WeakMap<ActorCell, RestartWindow>();
+  /** Backoff delays in progress, cancelled when the supervisor itself ends. */
+  private readonly pending = new Set<{ timer: unknown; resolve: () => void }>();
+
+  constructor(
+    readonly system: SupervisionHost,
+    readonly config: SupervisionConfig,
+    /** The supervising actor; null for the system's root supervisor. */
+    readonly owner: ActorCell | null,
+    private readonly root: RootHost | null = null,
+  ) {}
+
+  /**
+   * A child exited on its own: a crash, or a normal exit (`ctx.stop()`). Decides — stop it for
+   * good, restart it (and the siblings its strategy names), or escalate — and logs a report.
+   */
+  onChildExit(child: ActorCell, reason: ExitReason, where: string): void {
+    const crashed = isCrash(reason);
+    const type = child.spec.restart;
+    const wanted = type === 'permanent' || (type === 'transient' && crashed);
+    // No restarts under a supervisor that is itself ending, nor during system shutdown.
+    const decision = !wanted || this.ownerLeaving ? 'stop' : this.recordRestart(this.system.clock.now(), child) ? 'escalate' : 'restart';
+    const log = this.system.log;
+    if (log.isLevelEnabled(crashed ? 'error' : 'info')) {
+      const report = {
+        path: child.path,
+        supervisor: this.owner?.path ?? '/',
+        strategy: this.config.strategy,
+        restartType: type,
+        restarts: child.restarts,
+        decision,
+        in: where,
+      };
+      if (crashed) log.error({ ...report, err: reason.error }, `crash report: ${child.path} crashed in ${where}; ${decision}`);
+      else log.info(report, `${child.path} exited normally; ${decision}`);
+    }
+    if (decision === 'stop') void child.stopForGood(reason);
+    else if (decision === 'escalate') this.escalate(child, reason);
+    else void this.restart(child, reason);
+  }
+
+  /** Records a restart of `child` now; true when that exceeds the intensity. */
+  recordRestart(now: number, child: ActorCell): boolean {
+    let window = this.window;
+    if (this.owner === null) {
+      window = this.windows.get(child) ?? new RestartWindow();
+      this.windows.set(child, window);
+    }
+    return window.record(now, this.config.intensity);
+  }
+
+  /** The children to restart when `failed` exits, in start order. */
+  victims(failed: ActorCell, children: ActorCell[]): ActorCell[] {
+    switch (this.config.strategy) {
+      case 'one-for-one':
+        return [failed];
+      case 'one-for-all':
+        return children;
+      case 'rest-for-one':
+        return children.slice(children.indexOf(failed));
+    }
+  }
+
+  /** Delay before restarting `cell`, growing per consecutive restart, reset after stability. */
+  backoffDelay(cell: ActorCell, now: number): number {
+    const backoff = this.config.backoff;
+    if (backoff === null) return 0;
+    if (now - cell.startedAt >= backoff.resetAfterMs) cell.backoffStep = 0;
+    const base = Math.min(backoff.maxMs, backoff.minMs * backoff.factor ** cell.backoffStep);
+    cell.backoffStep++;
+    const spread = backoff.jitter * (2 * this.system.random() - 1);
+    return Math.min(backoff.maxMs, Math.max(0, base * (1 + spread)));
+  }
+
+  /** Children that are not stopping or stopped, in start order. */
+  private children(): ActorCell[] {
+    const map = this.owner === null ? this.root!.topLevel : this.owner.children;
+    return map === null ? [] : [...map.values()].filter((c) => c.isActive);
+  }
+
+  /** The supervisor (or the system) has begun to stop: nothing restarts any more. */
+  private get ownerLeaving(): boolean {
+    const owner = this.owner;
+    return !this.system.isRunning || (owner !== null && owner.status !== Status.Running && owner.status !== Status.Starting);
+  }
+
+  /**
+   * Stops the victims in reverse start order (the failed child is already halted; temporary
+   * siblings stop for good), waits for the backoff, then starts them again in start order.
+   */
+  private async restart(failed: ActorCell, reason: ExitReason): Promise<void> {
+    const victims = this.victims(failed, this.children());
+    const plan = {};
+    for (const v of victims) {
+      v.plan = plan;
+      if (v.status === Status.Running || v.status === Status.Starting) v.status = Status.Restarting;
+    }
+    const delay = this.backoffDelay(failed, this.system.clock.now());
+    for (const v of [...victims].reverse()) {
+      if (v !== failed && v.spec.restart === 'temporary') await v.stopForGood('shutdown');
+      else await v.endIncarnation(v === failed ? reason : 'shutdown', true);
+    }
+    if (delay > 0) await this.sleep(delay);
+    // Start them again in start order, each once the previous one runs. One that fails to start
+    // is restarted by a newer plan, which takes over the victims after it (rest-for-one, …):
+    // they are not started meanwhile.
+    for (const v of victims) {
+      if (this.ownerLeaving) return;
+      // Skip actors stopped meanwhile, or taken over by a newer restart plan.
+      if (v.plan !== plan || v.status !== Status.Restarting) continue;
+      v.plan = null;
+      v.reinit();
+      await v.whenStarted();
+    }
+  }
+
+  /** Too many restarts: at the root the system records it; elsewhere the owner fails upward. */
+  private escalate(child: ActorCell, reason: ExitReason): void {
+    if (this.owner === null) {
+      this.root!.recordEscalation(child, reason);
+      void child.stopForGood(reason, true);
+      return;
+    }
+    this.owner.crash(new EscalationError(this.owner.path, child.path, reason), undefined, undefined, 'supervision');
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const entry = { timer: null as unknown, resolve };
+      entry.timer = this.system.clock.setTimeout(() => {
+        this.pending.delete(entry);
+        resolve();
+      }, ms);
+      this.pending.add(entry);
+    });
+  }
+
+  /** Cancels backoff waits (the supervisor is ending): the waiting restarts then find their
+   *  actors stopped and do nothing. */
+  cancelPending(): void {
+    for (const entry of this.pending) {
+      this.system.clock.clearTimeout(entry.timer);
+      entry.resolve();
+    }
+    this.pending.clear();
+  }
+}
