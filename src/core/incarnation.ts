@@ -234,9 +234,32 @@ export abstract class Incarnation extends RunLoop {
     if (!(await budget.race(settled))) this.log.warn(`terminate of ${this.path} did not finish within its stop budget: killed`);
   }
 
+  // ---- What a supervisor may do: ask, never write (OTP's supervisor acts through signals) ----
+
+  /** Joins restart `plan`: halted (no more messages handled) until the plan restarts it. */
+  joinRestart(plan: object): void {
+    this.plan = plan;
+    if (this.status === Status.Running || this.status === Status.Starting) this.status = Status.Restarting;
+  }
+
+  /** Still waiting for restart `plan` (not stopped meanwhile, not taken over by a newer plan). */
+  awaitsRestart(plan: object): boolean {
+    return this.plan === plan && this.status === Status.Restarting;
+  }
+
+  /**
+   * The consecutive-restart count for backoff growth, counting this restart: it starts over once
+   * the incarnation ending now has run for `resetAfterMs`.
+   */
+  nextBackoffStep(now: number, resetAfterMs: number): number {
+    if (now - this.startedAt >= resetAfterMs) this.backoffStep = 0;
+    return this.backoffStep++;
+  }
+
   /** Starts a new incarnation after the old one has ended (the supervisor's restart). */
   reinit(): void {
     const life = this.life;
+    life.plan = null;
     life.ending = null;
     life.budget = null;
     life.held = false;

@@ -13,6 +13,7 @@ import type { ExitReason } from '../core/actor.js';
 import { type ActorCell, Status } from '../core/cell.js';
 import type { ChildSupervisor } from '../core/runtime.js';
 import type { Clock } from '../util/clock.js';
+import { backoffDelay } from '../util/backoff.js';
 import { EscalationError } from '../util/errors.js';
 import { type Intensity, isCrash, type SupervisionConfig } from './spec.js';
 
@@ -130,11 +131,9 @@ export class Supervision implements ChildSupervisor<ActorCell> {
   backoffDelay(cell: ActorCell, now: number): number {
     const backoff = this.config.backoff;
     if (backoff === null) return 0;
-    if (now - cell.startedAt >= backoff.resetAfterMs) cell.backoffStep = 0;
-    const base = Math.min(backoff.maxMs, backoff.minMs * backoff.factor ** cell.backoffStep);
-    cell.backoffStep++;
-    const spread = backoff.jitter * (2 * this.system.random() - 1);
-    return Math.min(backoff.maxMs, Math.max(0, base * (1 + spread)));
+    const step = cell.nextBackoffStep(now, backoff.resetAfterMs);
+    const { minMs, maxMs, factor, jitter } = backoff;
+    return backoffDelay(step, { baseMs: minMs, maxMs, factor, jitter, jitterMode: 'both' }, this.system.random);
   }
 
   /** Children that are not stopping or stopped, in start order. */
@@ -156,10 +155,7 @@ export class Supervision implements ChildSupervisor<ActorCell> {
   private async restart(failed: ActorCell, reason: ExitReason): Promise<void> {
     const victims = this.victims(failed, this.children());
     const plan = {};
-    for (const v of victims) {
-      v.plan = plan;
-      if (v.status === Status.Running || v.status === Status.Starting) v.status = Status.Restarting;
-    }
+    for (const v of victims) v.joinRestart(plan);
     const delay = this.backoffDelay(failed, this.system.clock.now());
     for (const v of [...victims].reverse()) {
       if (v !== failed && v.spec.restart === 'temporary') await v.stopForGood('shutdown');
@@ -172,8 +168,7 @@ export class Supervision implements ChildSupervisor<ActorCell> {
     for (const v of victims) {
       if (this.ownerLeaving) return;
       // Skip actors stopped meanwhile, or taken over by a newer restart plan.
-      if (v.plan !== plan || v.status !== Status.Restarting) continue;
-      v.plan = null;
+      if (!v.awaitsRestart(plan)) continue;
       v.reinit();
       await v.whenStarted();
     }
