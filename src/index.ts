@@ -40,11 +40,12 @@ export { realClock, SimulatedClock } from './util/clock.js';
 export type { SkippedRow, SnapshotRow, SnapshotStore } from './persistence/snapshot-store.js';
 export type { SnapshotInfo, SnapshotMetrics } from './persistence/snapshots.js';
 export type { SnapshotOptions } from './core/spec.js';
-export { NotASnapshotStoreError, SqliteSnapshotStore, StoreLockedError } from './persistence/sqlite-store.js';
+export { SqliteSnapshotStore } from './persistence/sqlite-store.js';
 export type { SqliteStoreOptions } from './persistence/sqlite-store.js';
 export { MemorySnapshotStore } from './persistence/memory-store.js';
 export type { Clock } from './util/clock.js';
 export {
+  isGenesisError,
   GenesisError,
   TimeoutError,
   DeadlockError,
@@ -57,4 +58,6 @@ export {
   CheckpointError,
   ConfigError,
   EscalationError,
+  StoreLockedError,
+  NotASnapshotStoreError,
 } from './util/errors.js';

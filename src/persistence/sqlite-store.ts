@@ -37,27 +37,12 @@ import Database from 'better-sqlite3';
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { ConfigError, GenesisError } from '../util/errors.js';
+import { ConfigError, NotASnapshotStoreError, StoreLockedError } from '../util/errors.js';
+
+export { NotASnapshotStoreError, StoreLockedError } from '../util/errors.js';
 import { checkRow, keepOf, rowProblem, storeClosed } from './memory-store.js';
 import { rowChecksum } from './snapshot-codec.js';
 import type { SkippedRow, SnapshotRow, SnapshotStore } from './snapshot-store.js';
-
-/** Another store (in this process or another one) has the file open. */
-export class StoreLockedError extends GenesisError {
-  constructor(readonly file: string) {
-    super('STORE_LOCKED', `snapshot store ${file} is open in another SqliteSnapshotStore (this process or another); close that one first`);
-  }
-}
-
-/** The file is a SQLite database, but not one this store wrote: it is left as it was. */
-export class NotASnapshotStoreError extends GenesisError {
-  constructor(
-    readonly file: string,
-    readonly why: string,
-  ) {
-    super('NOT_A_SNAPSHOT_STORE', `${file} is not a Genesis snapshot store: ${why}; give the store option another file`);
-  }
-}
 
 export interface SqliteStoreOptions {
   /** The database file (its folder is created if missing), or ':memory:'. */

@@ -11,6 +11,38 @@ export class GenesisError extends Error {
   }
 }
 
+/**
+ * True when `error` is a Genesis error — with the given `code`, if one is given
+ * (`isGenesisError(e, 'TIMEOUT')`). Works across copies of the package: it checks the shape, not
+ * the class.
+ *
+ * @example
+ * try { await ref.ask(msg) } catch (e) { if (isGenesisError(e, 'CIRCUIT_OPEN')) useCache(); else throw e }
+ */
+export function isGenesisError(error: unknown, code?: string): error is GenesisError {
+  if (!(error instanceof Error) || typeof (error as { code?: unknown }).code !== 'string') return false;
+  if (!(error instanceof GenesisError) && !GENESIS_CODES.has((error as GenesisError).code)) return false;
+  return code === undefined || (error as GenesisError).code === code;
+}
+
+/** The codes of every Genesis error (for isGenesisError on errors from another copy). */
+const GENESIS_CODES = new Set([
+  'TIMEOUT',
+  'DEADLOCK',
+  'CIRCUIT_OPEN',
+  'MAILBOX_FULL',
+  'OVERLOADED',
+  'NO_REPLY',
+  'ACTOR_STOPPED',
+  'SYSTEM_STOPPED',
+  'SNAPSHOT_CORRUPT',
+  'CONFIG',
+  'CHECKPOINT_INCOMPLETE',
+  'STORE_LOCKED',
+  'NOT_A_SNAPSHOT_STORE',
+  'ESCALATION',
+]);
+
 /** An ask did not get a reply within its `timeoutMs`. */
 export class TimeoutError extends GenesisError {
   constructor(readonly path: string, readonly timeoutMs: number) {
@@ -110,5 +142,22 @@ export class EscalationError extends GenesisError {
     super('ESCALATION', `${path} exceeded its restart intensity (last failure: ${child})`, {
       cause: typeof reason === 'object' ? reason.error : undefined,
     });
+  }
+}
+
+/** Another store (in this process or another one) has the file open. */
+export class StoreLockedError extends GenesisError {
+  constructor(readonly file: string) {
+    super('STORE_LOCKED', `snapshot store ${file} is open in another SqliteSnapshotStore (this process or another); close that one first`);
+  }
+}
+
+/** The file is a SQLite database, but not one this store wrote: it is left as it was. */
+export class NotASnapshotStoreError extends GenesisError {
+  constructor(
+    readonly file: string,
+    readonly why: string,
+  ) {
+    super('NOT_A_SNAPSHOT_STORE', `${file} is not a Genesis snapshot store: ${why}; give the store option another file`);
   }
 }
