@@ -211,7 +211,7 @@ async function latencyFigures(tell: () => void, ping: () => Promise<number>, cyc
     alone[i] = (performance.now() - t) * 1000;
     if (pings !== i + 2) throw new Error(`ping ${i + 1} alone answered ${pings}, not ${i + 2}`);
   }
-  return { p50, p99, ping: percentiles(alone).p50 };
+  return { p50: p50 ?? Number.NaN, p99: p99 ?? Number.NaN, ping: percentiles(alone).p50 ?? Number.NaN };
 }
 
 function latency(o: Options): Experiment {

@@ -10,10 +10,10 @@
  */
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { CRASH } from '../actors/chaos.js';
-import type { DecisionSummary } from '../actors/decision-log.js';
-import type { PortfolioSummary } from '../actors/portfolio.js';
-import type { EmitChunk } from '../actors/price-feed.js';
+import { CRASH } from '../actors/chaos/chaos.js';
+import type { DecisionSummary } from '../actors/trading/decision-log.js';
+import type { PortfolioSummary } from '../actors/trading/portfolio.js';
+import type { EmitChunk } from '../actors/trading/price-feed.js';
 import { type ActorRef, ActorStoppedError, ActorSystem, type TreeNode } from '../src/index.js';
 import { tradingTree } from './trading.js';
 

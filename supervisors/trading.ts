@@ -5,12 +5,12 @@
  * through pub/sub topics, so a restarted actor needs no new refs: it resubscribes in init and
  * the flow goes on; the portfolio comes back from its newest snapshot.
  */
-import { crashable } from '../actors/chaos.js';
-import { DecisionLog } from '../actors/decision-log.js';
-import { ExchangeAdapter } from '../actors/exchange.js';
-import { Portfolio, ReplicaHolder } from '../actors/portfolio.js';
-import { PriceFeed } from '../actors/price-feed.js';
-import { Strategy } from '../actors/strategy.js';
+import { crashable } from '../actors/chaos/chaos.js';
+import { DecisionLog } from '../actors/trading/decision-log.js';
+import { ExchangeAdapter } from '../actors/trading/exchange.js';
+import { Portfolio, ReplicaHolder } from '../actors/trading/portfolio.js';
+import { PriceFeed } from '../actors/trading/price-feed.js';
+import { Strategy } from '../actors/trading/strategy.js';
 import { child, pool, supervisor } from '../src/index.js';
 
 export interface TradingOptions {

@@ -26,7 +26,6 @@ import type { Clock } from '../util/clock.js';
 import type { Logger } from 'pino';
 import { CheckpointError, ConfigError, SnapshotCorruptError, TimeoutError } from '../util/errors.js';
 import { rowProblem } from './memory-store.js';
-import { checkObject, knownKeys, positiveInteger, positiveNumber } from '../util/options.js';
 import { decodeRow, type EncodedState, encodeState, sealRow } from './snapshot-codec.js';
 import type { SnapshotRow, SnapshotStore } from './snapshot-store.js';
 

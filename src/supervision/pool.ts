@@ -187,7 +187,6 @@ class HedgedAsk {
   private running = 0;
   private settled = false;
   private timer: unknown = null;
-  private lastError: unknown;
 
   constructor(
     private readonly state: PoolState,
@@ -227,7 +226,6 @@ class HedgedAsk {
       (error: unknown) => {
         ended();
         if (this.settled) return;
-        this.lastError = error;
         const next = this.tried.length < this.hedge.max ? pick(state, this.tried) : null;
         if (next !== null) this.launch(next); // fail over at once
         else if (this.running === 0) {

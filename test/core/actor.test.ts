@@ -6,8 +6,8 @@ import {
   type Context,
   defineActor,
   SystemStoppedError,
-} from '../src/index.js';
-import { nextTurn, startSystem, until } from './helpers.js';
+} from '../../src/index.js';
+import { nextTurn, startSystem, until } from '../helpers.js';
 
 type CounterMsg = { type: 'add'; n: number } | { type: 'get' } | { type: 'boom' };
 const Counter = defineActor<number, CounterMsg, { start?: number }>({

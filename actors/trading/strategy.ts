@@ -3,7 +3,7 @@
  * over the last prices; a buy when the short crosses above the long, a sell when it crosses
  * below. Decisions are published as `decision.<symbol>` events.
  */
-import { defineActor } from '../src/index.js';
+import { defineActor } from '../../src/index.js';
 import type { PriceTick } from './price-feed.js';
 
 export interface Decision {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../actors/rng.js';
-import { type ActorRef, CircuitOpenError, type Clock, ConfigError, defineActor, pool, SimulatedClock, supervisor, TimeoutError } from '../src/index.js';
-import { cellOf } from '../src/core/cell.js';
-import type { Asks } from '../src/core/asking.js';
-import { nextTurn, startSystem, until } from './helpers.js';
+import { seededRandom } from '../../actors/rng.js';
+import { type ActorRef, CircuitOpenError, type Clock, ConfigError, defineActor, pool, SimulatedClock, supervisor, TimeoutError } from '../../src/index.js';
+import { cellOf } from '../../src/core/cell.js';
+import type { Asks } from '../../src/core/asking.js';
+import { nextTurn, startSystem, until } from '../helpers.js';
 
 /** The system's ask service (internal), to look at its deadline bookkeeping. */
 const asksOf = (system: object) => (system as unknown as { asks: Asks }).asks;

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { ActorSystem, ConfigError, type SystemOptions } from '../src/index.js';
-import { startSystem } from './helpers.js';
+import { ActorSystem, ConfigError, type SystemOptions } from '../../src/index.js';
+import { startSystem } from '../helpers.js';
 
 /** The ConfigError `ActorSystem.start` fails with (or a failure of the test if none). */
 async function startError(options: SystemOptions): Promise<ConfigError> {

@@ -3,8 +3,8 @@
  * of them as a pool (supervisors/trading.ts); each can be told to fail on its own with a seeded
  * probability, so the pool's failover and the workers' restarts are exercised all along.
  */
-import { defineActor } from '../src/index.js';
-import { seededRandom } from './rng.js';
+import { defineActor } from '../../src/index.js';
+import { seededRandom } from '../rng.js';
 
 export interface Order {
   symbol: string;

@@ -3,7 +3,7 @@
  * budget, terminate only after a completed init, and a stopping actor's name.
  */
 import { describe, expect, it } from 'vitest';
-import { Crasher, type CrasherMsg, Hanger } from '../actors/chaos.js';
+import { Crasher, type CrasherMsg, Hanger } from '../../actors/chaos/chaos.js';
 import {
   type ActorRef,
   type ActorSystem,
@@ -13,8 +13,8 @@ import {
   SimulatedClock,
   supervisor,
   type TreeSpec,
-} from '../src/index.js';
-import { nextTurn, startSystem } from './helpers.js';
+} from '../../src/index.js';
+import { nextTurn, startSystem } from '../helpers.js';
 
 async function settle(turns = 5): Promise<void> {
   for (let i = 0; i < turns; i++) await nextTurn();

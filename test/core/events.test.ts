@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compilePattern, EventBus, matchesTopic } from '../src/core/events.js';
-import { type ActorEvent, ConfigError, defineActor } from '../src/index.js';
-import { nextTurn, startSystem, until } from './helpers.js';
+import { compilePattern, EventBus, matchesTopic } from '../../src/core/events.js';
+import { type ActorEvent, ConfigError, defineActor } from '../../src/index.js';
+import { nextTurn, startSystem, until } from '../helpers.js';
 
 const Listener = defineActor<ActorEvent[], string | { publish: string }, { topics: string[] }>({
   init: (args, ctx) => {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { CRASH, crashable, Crasher } from '../actors/chaos.js';
-import type { DecisionSummary } from '../actors/decision-log.js';
-import type { PortfolioSummary } from '../actors/portfolio.js';
-import type { EmitChunk } from '../actors/price-feed.js';
-import { type ActorRef, ActorStoppedError, type TreeNode } from '../src/index.js';
-import { tradingTree } from '../supervisors/trading.js';
-import { startSystem, until } from './helpers.js';
+import { CRASH, crashable, Crasher } from '../../actors/chaos/chaos.js';
+import type { DecisionSummary } from '../../actors/trading/decision-log.js';
+import type { PortfolioSummary } from '../../actors/trading/portfolio.js';
+import type { EmitChunk } from '../../actors/trading/price-feed.js';
+import { type ActorRef, ActorStoppedError, type TreeNode } from '../../src/index.js';
+import { tradingTree } from '../../supervisors/trading.js';
+import { startSystem, until } from '../helpers.js';
 
 describe('the trading demo tree', () => {
   it('keeps processing while each of its actors is crashed once', async () => {

@@ -4,10 +4,10 @@
  * SimulatedClock never had that rule and could not.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Breaker } from '../src/resilience/breaker.js';
-import { MAX_TIMER_MS, realClock } from '../src/util/clock.js';
-import { defineActor, TimeoutError } from '../src/index.js';
-import { nextTurn, startSystem } from './helpers.js';
+import { Breaker } from '../../src/resilience/breaker.js';
+import { MAX_TIMER_MS, realClock } from '../../src/util/clock.js';
+import { defineActor, TimeoutError } from '../../src/index.js';
+import { nextTurn, startSystem } from '../helpers.js';
 
 const LONG = 3e9;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Crasher, type CrasherMsg, Hanger, InitCrasher } from '../actors/chaos.js';
+import { Crasher, type CrasherMsg, Hanger, InitCrasher } from '../../actors/chaos/chaos.js';
 import {
   ActorStoppedError,
   type ActorRef,
@@ -11,9 +11,9 @@ import {
   SimulatedClock,
   supervisor,
   type TreeNode,
-} from '../src/index.js';
-import { cellOf } from '../src/core/cell.js';
-import { nextTurn, startSystem, until } from './helpers.js';
+} from '../../src/index.js';
+import { cellOf } from '../../src/core/cell.js';
+import { nextTurn, startSystem, until } from '../helpers.js';
 
 function find(nodes: TreeNode[], path: string): TreeNode | undefined {
   for (const n of nodes) {

@@ -4,8 +4,8 @@
  * sequence numbers come with the request, a restarted feed (or a retried chunk) continues the
  * numbering instead of starting over.
  */
-import { defineActor } from '../src/index.js';
-import { seededRandom } from './rng.js';
+import { defineActor } from '../../src/index.js';
+import { seededRandom } from '../rng.js';
 
 export interface PriceTick {
   symbol: string;

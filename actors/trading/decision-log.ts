@@ -1,5 +1,5 @@
 /** Collects the strategy's decisions (`decision.*` events): counts per symbol and side, the latest few. */
-import { defineActor } from '../src/index.js';
+import { defineActor } from '../../src/index.js';
 import type { Decision } from './strategy.js';
 
 export interface DecisionSummary {

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Crasher, type CrasherMsg } from '../actors/chaos.js';
-import { seededRandom } from '../actors/rng.js';
-import { type ActorRef, type ActorSystem, child, type RestartType, SimulatedClock, type Strategy, supervisor, type TreeNode } from '../src/index.js';
-import { nextTurn, startSystem } from './helpers.js';
+import { Crasher, type CrasherMsg } from '../../actors/chaos/chaos.js';
+import { seededRandom } from '../../actors/rng.js';
+import { type ActorRef, type ActorSystem, child, type RestartType, SimulatedClock, type Strategy, supervisor, type TreeNode } from '../../src/index.js';
+import { nextTurn, startSystem } from '../helpers.js';
 
 async function settle(turns = 4): Promise<void> {
   for (let i = 0; i < turns; i++) await nextTurn();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { child, defineActor, supervisor } from '../src/index.js';
-import { startSystem, until } from './helpers.js';
+import { child, defineActor, supervisor } from '../../src/index.js';
+import { startSystem, until } from '../helpers.js';
 
 describe('scheduler', () => {
   it('does not let a flooded actor starve another: it yields after `throughput` messages', async () => {
@@ -49,7 +49,7 @@ describe('scheduler', () => {
 
   it('lets timers run during a storm of crashes and restarts (which continue on promises)', async () => {
     const system = await startSystem();
-    const { Crasher } = await import('../actors/chaos.js');
+    const { Crasher } = await import('../../actors/chaos/chaos.js');
     await system.start(supervisor('s', { strategy: 'one-for-one', intensity: { maxRestarts: 1e9, withinMs: 1000 }, children: [child('w', Crasher)] }));
     const worker = system.lookup('/s/w')!;
     const crashes = 20_000;

@@ -10,8 +10,8 @@ import {
   NoReplyError,
   SimulatedClock,
   TimeoutError,
-} from '../src/index.js';
-import { nextTurn, startSystem, until } from './helpers.js';
+} from '../../src/index.js';
+import { nextTurn, startSystem, until } from '../helpers.js';
 
 const Echo = defineActor<null, unknown>({ receive: (_s, m, ctx) => void ctx.reply(m) });
 const Silent = defineActor<null, unknown>({ receive() {} });

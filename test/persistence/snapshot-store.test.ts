@@ -5,14 +5,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, GenesisError, SnapshotCorruptError } from '../src/util/errors.js';
-import { MemorySnapshotStore } from '../src/persistence/memory-store.js';
-import { CODEC, decodeRow, encodeState, rowChecksum, sealRow, snapshotRow } from '../src/persistence/snapshot-codec.js';
-import type { SkippedRow, SnapshotRow, SnapshotStore } from '../src/persistence/snapshot-store.js';
-import { SCHEMA_VERSION, SqliteSnapshotStore, StoreLockedError } from '../src/persistence/sqlite-store.js';
-import { ActorSystem } from '../src/system.js';
+import { ConfigError, GenesisError, SnapshotCorruptError } from '../../src/util/errors.js';
+import { MemorySnapshotStore } from '../../src/persistence/memory-store.js';
+import { CODEC, decodeRow, encodeState, rowChecksum, sealRow, snapshotRow } from '../../src/persistence/snapshot-codec.js';
+import type { SkippedRow, SnapshotRow, SnapshotStore } from '../../src/persistence/snapshot-store.js';
+import { SCHEMA_VERSION, SqliteSnapshotStore, StoreLockedError } from '../../src/persistence/sqlite-store.js';
+import { ActorSystem } from '../../src/system.js';
 
-const root = resolve(import.meta.dirname, '..');
+const root = resolve(import.meta.dirname, '..', '..');
 const dirs: string[] = [];
 const stores: SnapshotStore[] = [];
 

@@ -3,12 +3,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CRASH, crashable } from '../actors/chaos.js';
-import { ConfigError, defineActor, SimulatedClock, type SystemOptions } from '../src/index.js';
-import { CheckpointError, TimeoutError } from '../src/util/errors.js';
-import { MemorySnapshotStore } from '../src/persistence/memory-store.js';
-import type { SnapshotRow, SnapshotStore } from '../src/persistence/snapshot-store.js';
-import { nextTurn, startSystem, until } from './helpers.js';
+import { CRASH, crashable } from '../../actors/chaos/chaos.js';
+import { ConfigError, defineActor, SimulatedClock, type SystemOptions } from '../../src/index.js';
+import { CheckpointError, TimeoutError } from '../../src/util/errors.js';
+import { MemorySnapshotStore } from '../../src/persistence/memory-store.js';
+import type { SnapshotRow, SnapshotStore } from '../../src/persistence/snapshot-store.js';
+import { nextTurn, startSystem, until } from '../helpers.js';
 
 type Msg = { type: 'add'; n: number } | { type: 'get' } | { type: 'save' };
 const Account = crashable(
@@ -198,7 +198,7 @@ describe('snapshots', () => {
 
   it('migrates a snapshot written by an older version and refuses a newer one', async () => {
     const { system: sys, store } = await system();
-    const { snapshotRow } = await import('../src/persistence/snapshot-codec.js');
+    const { snapshotRow } = await import('../../src/persistence/snapshot-codec.js');
     const row = (seq: number, version: number, state: unknown): SnapshotRow => snapshotRow({ path: '/acct', holder: null, seq, takenAt: 0, version }, state);
     store.writeBatch([row(1, 1, { cents: 4200 })]);
     const ref = sys.spawn(Account, { name: 'acct', snapshot: {} });

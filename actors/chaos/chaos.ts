@@ -2,8 +2,8 @@
  * Fault-injection ("chaos") actors for tests and the demo. Each is deterministic: probabilities
  * come from a seeded RNG, delays from the clock passed in (a SimulatedClock in tests).
  */
-import { type ActorDefinition, type Behavior, type Clock, type Context, defineActor, realClock } from '../src/index.js';
-import { seededRandom } from './rng.js';
+import { type ActorDefinition, type Behavior, type Clock, type Context, defineActor, realClock } from '../../src/index.js';
+import { seededRandom } from '../rng.js';
 
 /** Records what happened to chaos actors, for tests to assert on. */
 export interface ChaosJournal {

@@ -4,7 +4,7 @@
  * fees and the last prices. Its state is snapshotted (with a partner holding a replica), so it
  * survives crashes and process restarts. An order the exchange cannot fill is skipped, counted.
  */
-import { CircuitOpenError, defineActor, GenesisError } from '../src/index.js';
+import { CircuitOpenError, defineActor, GenesisError } from '../../src/index.js';
 import type { Fill, Order } from './exchange.js';
 import type { Decision } from './strategy.js';
 

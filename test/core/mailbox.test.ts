@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { defineActor } from '../src/index.js';
-import { DEFAULT_MAILBOX, evicted, Mailbox, Offer } from '../src/core/mailbox.js';
-import { startSystem, until } from './helpers.js';
+import { defineActor } from '../../src/index.js';
+import { DEFAULT_MAILBOX, evicted, Mailbox, Offer } from '../../src/core/mailbox.js';
+import { startSystem, until } from '../helpers.js';
 
 function drain(mailbox: Mailbox): unknown[] {
   const out: unknown[] = [];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { defineActor, MailboxFullError } from '../src/index.js';
-import { startSystem, until } from './helpers.js';
+import { defineActor, MailboxFullError } from '../../src/index.js';
+import { startSystem, until } from '../helpers.js';
 
 describe('overflow policies and dead letters', () => {
   const Sink = defineActor<unknown[], unknown>({

@@ -10,13 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../actors/rng.js';
-import { decodeRow } from '../src/persistence/snapshot-codec.js';
-import { SqliteSnapshotStore } from '../src/persistence/sqlite-store.js';
+import { seededRandom } from '../../actors/rng.js';
+import { decodeRow } from '../../src/persistence/snapshot-codec.js';
+import { SqliteSnapshotStore } from '../../src/persistence/sqlite-store.js';
 
 const KILLS = Number(process.env.DURABILITY_KILLS ?? 50);
 const ACTORS = 8;
-const CHILD = new URL('./fixtures/snapshot-child.ts', import.meta.url).pathname;
+const CHILD = new URL('../fixtures/snapshot-child.ts', import.meta.url).pathname;
 
 interface Run {
   restored: Map<string, number>;
@@ -100,7 +100,7 @@ describe('the demo after kill -9', () => {
   it('resumes the portfolio from its snapshot on the next start', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'genesis-demo-'));
     const db = join(dir, 'genesis.db');
-    const main = new URL('../supervisors/main.ts', import.meta.url).pathname;
+    const main = new URL('../../supervisors/main.ts', import.meta.url).pathname;
     const start = (args: string[]) =>
       spawn(process.execPath, ['--import', 'tsx', main, '--db', db, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'silent' } });
     try {
