@@ -120,16 +120,19 @@ export class DeadlineQueue<E extends DeadlineEntry = DeadlineEntry> {
       // hot path of a turn-stamped queue: no clock read, no timer unless the turn is new
       entry.turn = this.turn;
       list.append(entry);
-      if (this.armedFor !== -Infinity) this.endTurnSoon();
-      return;
-    }
+      if (this.armedFor !== -Infinity) this.armClose();
+    } else this.addTimed(entry, list, timeoutMs);
+  }
+
+  /** `add` for an entry stamped by the clock: in a shared list, or alone in the heap. */
+  private addTimed(entry: E, list: DeadlineList, timeoutMs: number): void {
     const deadline = this.clock.now() + timeoutMs;
     entry.deadline = deadline;
     entry.turn = null;
     list.append(entry);
     if (list.index >= 0) this.siftUp(list);
     if (this.byTurn) {
-      if (this.armedFor !== -Infinity) this.endTurnSoon();
+      if (this.armedFor !== -Infinity) this.armClose();
     } else if (deadline < this.armedFor) this.arm(deadline);
   }
 
@@ -154,7 +157,10 @@ export class DeadlineQueue<E extends DeadlineEntry = DeadlineEntry> {
 
   /** Arms a sweep at delay 0, which closes the open turn (no-op when one is armed). */
   endTurnSoon(): void {
-    if (this.armedFor === -Infinity) return;
+    if (this.armedFor !== -Infinity) this.armClose(); // small: inlined where called per call
+  }
+
+  private armClose(): void {
     if (this.timer !== null) this.clock.clearTimeout(this.timer);
     this.armedFor = -Infinity;
     this.timer = this.clock.setTimeout(this.sweep, 0);

@@ -1,0 +1,70 @@
+/**
+ * The retry policy: a failed try is tried again after an exponential backoff with jitter (the
+ * rule of src/util/backoff.ts: baseMs × 2^(n−1), capped at maxMs, minus up to `jitter` of it),
+ * while retries and the time budget last. Retry sits outside the breaker: each try is one breaker
+ * outcome, and a try refused by an open breaker (CircuitOpenError) is never retried.
+ */
+import type { Clock } from '../util/clock.js';
+import { type BackoffPolicy, backoffDelay } from '../util/backoff.js';
+import { CircuitOpenError, ConfigError } from '../util/errors.js';
+import { checkObject, knownKeys, positiveNumber } from '../util/options.js';
+
+export interface RetryPolicy {
+  /** Retries after the first try (0 = none). Default 3. */
+  max?: number;
+  /** First backoff, ms; the n-th retry waits baseMs × 2^(n-1), capped at maxMs. Default 100. */
+  baseMs?: number;
+  /** Cap of one backoff, ms. Default 10000. */
+  maxMs?: number;
+  /** Up to this fraction of each backoff is taken off at random (0 ≤ j ≤ 1). Default 0.2. */
+  jitter?: number;
+  /** No retry starts later than this after the call began, ms. Default: no budget. */
+  budgetMs?: number;
+  /** Whether an error is worth retrying. Never asked for CircuitOpenError, ConfigError, or an
+   *  error with `retryable: false` (never retried). Default: every other error. */
+  retryOn?: (error: unknown, attempt: number) => boolean;
+}
+
+export interface ResolvedRetry {
+  max: number;
+  budgetMs: number;
+  retryOn: ((error: unknown, attempt: number) => boolean) | null;
+  backoff: BackoffPolicy;
+}
+
+export function resolveRetry(retry: RetryPolicy | undefined): ResolvedRetry | null {
+  if (retry === undefined) return null;
+  checkObject('retry', retry);
+  knownKeys('retry', retry, ['max', 'baseMs', 'maxMs', 'jitter', 'budgetMs', 'retryOn']);
+  const max = retry.max === undefined ? 3 : retry.max;
+  if (!Number.isInteger(max) || max < 0) throw new ConfigError('retry.max', `must be an integer ≥ 0 (got ${String(max)})`);
+  const baseMs = retry.baseMs === undefined ? 100 : positiveNumber('retry.baseMs', retry.baseMs);
+  const maxMs = retry.maxMs === undefined ? Math.max(10_000, baseMs) : positiveNumber('retry.maxMs', retry.maxMs);
+  if (maxMs < baseMs) throw new ConfigError('retry.maxMs', `must be ≥ retry.baseMs (${baseMs}) (got ${maxMs})`);
+  const jitter = retry.jitter === undefined ? 0.2 : retry.jitter;
+  if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1)) throw new ConfigError('retry.jitter', `must be a number in [0, 1] (got ${String(jitter)})`);
+  const budgetMs = retry.budgetMs === undefined ? Infinity : positiveNumber('retry.budgetMs', retry.budgetMs);
+  if (retry.retryOn !== undefined && typeof retry.retryOn !== 'function') throw new ConfigError('retry.retryOn', 'must be a function (error, attempt) => boolean');
+  return { max, budgetMs, retryOn: retry.retryOn ?? null, backoff: { baseMs, maxMs, factor: 2, jitter } };
+}
+
+/**
+ * The wait before retrying after try `number` (1-based) failed with `error`, ms; -1 when there
+ * is no retry: retries used up, an error not worth retrying, or a backoff ending past the budget
+ * of a call that started at `startedAt`.
+ */
+export function retryDelayMs(retry: ResolvedRetry, error: unknown, number: number, startedAt: number, clock: Clock, random: () => number): number {
+  if (number > retry.max || !retryable(retry, error, number)) return -1;
+  const delay = backoffDelay(number - 1, retry.backoff, random);
+  return clock.now() + delay - startedAt <= retry.budgetMs ? delay : -1;
+}
+
+function retryable(retry: ResolvedRetry, error: unknown, number: number): boolean {
+  if (error instanceof CircuitOpenError || error instanceof ConfigError) return false;
+  if (typeof error === 'object' && error !== null && (error as { retryable?: unknown }).retryable === false) return false;
+  return retry.retryOn === null || retry.retryOn(error, number) === true;
+}
+
+export function sleep(clock: Clock, ms: number): Promise<void> {
+  return new Promise((resolve) => clock.setTimeout(resolve, ms));
+}
