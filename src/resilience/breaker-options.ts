@@ -1,0 +1,112 @@
+/**
+ * Breaker options: what they mean, their defaults, and their validation (`breakerOptions`), shared
+ * by resilient(), actors' asks and pools.
+ */
+import { ConfigError } from '../util/errors.js';
+import { checkObject, knownKeys, positiveInteger, positiveNumber } from '../util/options.js';
+
+export type BreakerState = 'closed' | 'open' | 'halfOpen' | 'hedging';
+
+export interface BreakerOptions {
+  /** Consecutive failures (timeouts count) that open a closed breaker. Default 5. */
+  failureThreshold?: number;
+  /** First open period, ms. Default 5000. */
+  resetTimeoutMs?: number;
+  /** Cap of the open period as it grows on consecutive re-opens, ms. Default 60000. */
+  maxResetTimeoutMs?: number;
+  /** Growth factor of the open period per consecutive re-open (≥ 1). Default 2. */
+  resetBackoff?: number;
+  /** Up to this fraction of the open period is taken off at random (0 ≤ j < 1). Default 0.2. */
+  resetJitter?: number;
+  /** Probes in flight while half-open. Default 1 (always 1 for an essential breaker). */
+  halfOpenMaxCalls?: number;
+  /** Probe successes that close a half-open breaker. Default 1. */
+  successThreshold?: number;
+  /** 'auto' timeouts are this × p95 of observed latency. Default 2.5. */
+  timeoutMultiplier?: number;
+  /** p95 latency (ms) above which a succeeding breaker goes `hedging`. Default: never. */
+  hedgeAfterMs?: number;
+  /** Back to `closed` when p95 ≤ hedgeAfterMs × this (hysteresis, 0 < r ≤ 1). Default 0.8. */
+  hedgeExitRatio?: number;
+  /** Samples needed before p95 is trusted (hedging, 'auto' timeouts). Default 20. */
+  minSamples?: number;
+  /** Samples in the latency window. Default 512. */
+  latencyWindow?: number;
+  /** Never refuse: serve the fallback while open, one probe per reset period. Default false. */
+  essential?: boolean;
+}
+
+export type ResolvedBreakerOptions = Readonly<Required<Omit<BreakerOptions, 'hedgeAfterMs'>> & { hedgeAfterMs: number | undefined }>;
+
+export const BREAKER_DEFAULTS: ResolvedBreakerOptions = Object.freeze({
+  failureThreshold: 5,
+  resetTimeoutMs: 5000,
+  maxResetTimeoutMs: 60_000,
+  resetBackoff: 2,
+  resetJitter: 0.2,
+  halfOpenMaxCalls: 1,
+  successThreshold: 1,
+  timeoutMultiplier: 2.5,
+  hedgeAfterMs: undefined,
+  hedgeExitRatio: 0.8,
+  minSamples: 20,
+  latencyWindow: 512,
+  essential: false,
+});
+
+const BREAKER_KEYS = Object.keys(BREAKER_DEFAULTS);
+const resolvedSet = new WeakSet<object>();
+const resolvedCache = new WeakMap<object, ResolvedBreakerOptions>();
+
+function fraction(option: string, value: unknown, lo: number, hi: number, hiInclusive: boolean): number {
+  if (typeof value === 'number' && value >= lo && (hiInclusive ? value <= hi : value < hi)) return value;
+  throw new ConfigError(option, `must be a number in [${lo}, ${hi}${hiInclusive ? ']' : ')'} (got ${String(value)})`);
+}
+
+/**
+ * Validates breaker options (ConfigError naming `at.<option>`) and fills in the defaults. The
+ * result is frozen and cached per options object, so resolving the same object for many actors
+ * is a WeakMap lookup; passing a resolved object returns it unchanged.
+ */
+export function breakerOptions(options: BreakerOptions | undefined, at = 'breaker'): ResolvedBreakerOptions {
+  if (options === undefined) return BREAKER_DEFAULTS;
+  if (resolvedSet.has(options)) return options as ResolvedBreakerOptions;
+  const cached = resolvedCache.get(options);
+  if (cached) return cached;
+  checkObject(at, options);
+  knownKeys(at, options, BREAKER_KEYS);
+  const d = BREAKER_DEFAULTS;
+  const o = options;
+  const pick = <T>(key: keyof BreakerOptions, check: (option: string, value: unknown) => T, fallback: T): T =>
+    o[key] === undefined ? fallback : check(`${at}.${key}`, o[key]);
+  const resetTimeoutMs = pick('resetTimeoutMs', positiveNumber, d.resetTimeoutMs);
+  const maxResetTimeoutMs = pick('maxResetTimeoutMs', positiveNumber, Math.max(d.maxResetTimeoutMs, resetTimeoutMs));
+  if (maxResetTimeoutMs < resetTimeoutMs) {
+    throw new ConfigError(`${at}.maxResetTimeoutMs`, `must be ≥ resetTimeoutMs (${resetTimeoutMs}) (got ${maxResetTimeoutMs})`);
+  }
+  const resetBackoff = pick('resetBackoff', positiveNumber, d.resetBackoff);
+  if (resetBackoff < 1) throw new ConfigError(`${at}.resetBackoff`, `must be ≥ 1 (got ${resetBackoff})`);
+  if (o.essential !== undefined && typeof o.essential !== 'boolean') {
+    throw new ConfigError(`${at}.essential`, `must be a boolean (got ${String(o.essential)})`);
+  }
+  const resolved: ResolvedBreakerOptions = Object.freeze({
+    failureThreshold: pick('failureThreshold', positiveInteger, d.failureThreshold),
+    resetTimeoutMs,
+    maxResetTimeoutMs,
+    resetBackoff,
+    resetJitter: pick('resetJitter', (k, v) => fraction(k, v, 0, 1, false), d.resetJitter),
+    halfOpenMaxCalls: pick('halfOpenMaxCalls', positiveInteger, d.halfOpenMaxCalls),
+    successThreshold: pick('successThreshold', positiveInteger, d.successThreshold),
+    timeoutMultiplier: pick('timeoutMultiplier', positiveNumber, d.timeoutMultiplier),
+    hedgeAfterMs: pick<number | undefined>('hedgeAfterMs', positiveNumber, undefined),
+    hedgeExitRatio: pick('hedgeExitRatio', (k, v) => positiveNumber(k, fraction(k, v, 0, 1, true)), d.hedgeExitRatio),
+    minSamples: pick('minSamples', positiveInteger, d.minSamples),
+    latencyWindow: pick('latencyWindow', positiveInteger, d.latencyWindow),
+    essential: o.essential ?? false,
+  });
+  if (resolved.latencyWindow < 2) throw new ConfigError(`${at}.latencyWindow`, `must be at least 2 (got ${resolved.latencyWindow})`);
+  resolvedSet.add(resolved);
+  resolvedCache.set(options, resolved);
+  return resolved;
+}
+resolvedSet.add(BREAKER_DEFAULTS);
