@@ -109,7 +109,18 @@ export class DeadlineQueue<E extends DeadlineEntry = DeadlineEntry> {
   }
 
   add(entry: E, timeoutMs: number): void {
-    let list = this.last;
+    const last = this.last;
+    if (this.byTurn && last !== null && last.timeoutMs === timeoutMs) {
+      // hot path of a turn-stamped queue (the list used last is a shared one): no clock read,
+      // no map lookup, no timer unless the turn is new
+      entry.list = last;
+      entry.turn = this.turn;
+      last.append(entry);
+      this.pending++;
+      if (this.armedFor !== -Infinity) this.armClose();
+      return;
+    }
+    let list = last;
     if (list === null || list.timeoutMs !== timeoutMs) {
       list = this.lists.get(timeoutMs) ?? this.listFor(timeoutMs);
       if (list.index < 0) this.last = list;
@@ -117,7 +128,6 @@ export class DeadlineQueue<E extends DeadlineEntry = DeadlineEntry> {
     entry.list = list;
     this.pending++;
     if (this.byTurn && list.index < 0) {
-      // hot path of a turn-stamped queue: no clock read, no timer unless the turn is new
       entry.turn = this.turn;
       list.append(entry);
       if (this.armedFor !== -Infinity) this.armClose();
