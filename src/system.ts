@@ -30,7 +30,20 @@ import { checkName, checkObject, knownKeys, positiveInteger, positiveNumber } fr
 
 export type { MailboxView, TreeNode } from './supervision/tree.js';
 
+/**
+ * The options of `ActorSystem.start`. Every option is checked: an unknown key or a bad value
+ * fails the start with a ConfigError naming it.
+ *
+ * @example
+ * ```ts
+ * const system = await ActorSystem.start({
+ *   name: 'trading', store: 'data/genesis.db', durability: 'power',
+ *   logger: { level: 'warn' }, askTimeoutMs: 2_000, deadLetterCapacity: 10_000,
+ * });
+ * ```
+ */
 export interface SystemOptions {
+  /** Names the system in its logs and in SystemStoppedError (default 'genesis'). */
   name?: string;
   /**
    * Where snapshots go: a SQLite file path (default 'data/genesis.db', opened when the first
@@ -53,19 +66,43 @@ export interface SystemOptions {
   random?: () => number;
 }
 
-/** An escalation that reached the root supervisor: the subtree was stopped and marked failed. */
+/**
+ * An escalation that reached the root supervisor: the subtree was stopped and marked failed.
+ *
+ * @example
+ * ```ts
+ * for (const { path, reason, at } of system.escalations()) console.warn(path, reason, new Date(at));
+ * ```
+ */
 export interface Escalation {
+  /** The top-level actor whose subtree failed. */
   path: string;
+  /** The last exit that exceeded its intensity. */
   reason: ExitReason;
+  /** Wall-clock time (ms since the epoch). */
   at: number;
 }
 
+/**
+ * Counters of a system, as `system.metrics()` returns them.
+ *
+ * @example
+ * ```ts
+ * const { actors, asksPending, deadLetters, snapshots } = system.metrics();
+ * ```
+ */
 export interface SystemMetrics {
+  /** Actors not yet stopped for good. */
   actors: number;
+  /** Messages handled since start. */
   messagesHandled: number;
+  /** Asks waiting for a reply. */
   asksPending: number;
+  /** Actors with messages waiting for their turn. */
   runQueue: number;
+  /** Dead letters since start. */
   deadLetters: number;
+  /** Events published, and those that found no subscriber. */
   eventsPublished: number;
   eventsUnrouted: number;
   snapshots: SnapshotMetrics;
@@ -89,10 +126,26 @@ const SYSTEM_KEYS = ['name', 'store', 'durability', 'logger', 'clock', 'modes', 
 const DEFAULT_STORE = 'data/genesis.db';
 const SPAWN_KEYS = ['name', 'parent', ...CHILD_KEYS];
 
+/**
+ * One runtime instance: its actors, their supervision, asks, pub/sub, dead letters and
+ * snapshots. Several systems can live in one process.
+ *
+ * @example
+ * ```ts
+ * const system = await ActorSystem.start({ name: 'demo', store: false });
+ * const counter = system.spawn(Counter, { name: 'counter' });   // path '/counter'
+ * counter.tell({ type: 'add', n: 42 });
+ * console.log(await counter.ask({ type: 'get' }, { timeoutMs: 1_000 }));   // 42
+ * await system.shutdown();
+ * ```
+ */
 export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHost {
   readonly name: string;
+  /** The time source of every deadline and delay (`realClock` unless `clock` was given). */
   readonly clock: Clock;
+  /** The system's pino logger; actors log through a child bound to their path (`ctx.log`). */
   readonly log: Logger;
+  /** Messages that could not be delivered or handled: `list()` and `counts()`. */
   readonly deadLetters: DeadLetters;
   /** @internal */ readonly scheduler = new Scheduler();
   /** @internal The actor whose handler is running synchronously right now, if any. */
@@ -110,6 +163,17 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
   private state: 'running' | 'stopping' | 'stopped' = 'running';
   private shuttingDown: Promise<void> | null = null;
 
+  /**
+   * Starts a system. Rejects with ConfigError for a bad option; a `store` given explicitly is
+   * opened now, so a locked or foreign file fails the start (StoreLockedError,
+   * NotASnapshotStoreError). The default store file is opened when the first snapshotting actor
+   * starts.
+   *
+   * @example
+   * ```ts
+   * const system = await ActorSystem.start({ name: 'demo', store: ':memory:', logger: { level: 'silent' } });
+   * ```
+   */
   static async start(options: SystemOptions = {}): Promise<ActorSystem> {
     return new ActorSystem(options);
   }
@@ -152,6 +216,7 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
     return 'normal';
   }
 
+  /** True until `shutdown()` is called. */
   get isRunning(): boolean {
     return this.state === 'running';
   }
@@ -163,7 +228,18 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
 
   // ---- Actors --------------------------------------------------------------------------
 
-  /** Starts an actor at the top level, or under `options.parent`. */
+  /**
+   * Starts an actor at the top level (under the root supervisor: one-for-one, 3 restarts in 5 s),
+   * or under `options.parent`, which supervises it. Its `init` runs at once (an async one holds
+   * the mailbox until it settles); messages may be sent right away. Throws ConfigError for bad
+   * options or a name already taken, SystemStoppedError after shutdown.
+   *
+   * @example
+   * ```ts
+   * const counter = system.spawn(Counter, { name: 'counter', mailbox: { capacity: 1_000 } });
+   * const child = system.spawn(Counter, { name: 'shadow', parent: counter });   // '/counter/shadow'
+   * ```
+   */
   spawn<S, M, A>(behavior: Behavior<S, M, A>, options?: SpawnOptions<A>): ActorRef<M> {
     let parent: ActorCell | null = null;
     if (options !== undefined) {
@@ -219,6 +295,13 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
    * every init in it has settled (children start one after another, as in OTP). The whole tree
    * is validated first: a bad option is a ConfigError before anything runs. A tree that fails
    * to start (its root gave up: an escalation) rejects with ActorStoppedError.
+   *
+   * @example
+   * ```ts
+   * const trading = await system.start(
+   *   supervisor('trading', { strategy: 'rest-for-one', children: [child('decisions', DecisionLog), child('strategy', Strategy)] }),
+   * );
+   * ```
    */
   async start(tree: SupervisorSpec | TreeSpec): Promise<ActorRef> {
     if (this.state !== 'running') throw new SystemStoppedError(this.name);
@@ -238,7 +321,15 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
     return root.ref;
   }
 
-  /** Finds a live actor by path (`/trading/strategy`). */
+  /**
+   * Finds a live actor by path (`/trading/strategy`); a stopping actor is still found. Refs
+   * survive restarts, so looking up once is enough.
+   *
+   * @example
+   * ```ts
+   * system.lookup('/trading/strategy')?.tell({ type: 'pause' });
+   * ```
+   */
   lookup(path: string): ActorRef | undefined {
     if (typeof path !== 'string' || !path.startsWith('/')) return undefined;
     const parts = path.split('/');
@@ -247,7 +338,16 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
     return cell !== undefined && cell.isAlive ? cell.ref : undefined;
   }
 
-  /** Stops an actor normally (children first, then terminate); resolves once it has stopped. */
+  /**
+   * Stops an actor normally (children first, then terminate, within its `shutdownMs`); resolves
+   * once it has stopped. Never followed by a restart.
+   *
+   * @example
+   * ```ts
+   * await system.stop(counter);
+   * counter.alive;   // false
+   * ```
+   */
   stop(ref: ActorRef): Promise<void> {
     if (!(ref instanceof ActorRef)) return Promise.reject(new ConfigError('stop(ref)', 'must be an ActorRef'));
     return cellOf(ref).requestStop('normal');
@@ -256,6 +356,12 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
   /**
    * Stops every actor (top-level actors in reverse start order, each after its children), then
    * fails every ask still pending. Afterwards spawn throws, tell dead-letters, ask rejects.
+   * Calling it again returns the same promise.
+   *
+   * @example
+   * ```ts
+   * process.once('SIGTERM', () => void system.shutdown());
+   * ```
    */
   shutdown(): Promise<void> {
     if (this.shuttingDown) return this.shuttingDown;
@@ -284,6 +390,12 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
    * committed, with the seq of each snapshot by path. Bounded by `timeoutMs` (default the ask
    * timeout): an actor that cannot be snapshotted in time (a handler that does not finish) or at
    * all makes it reject with CheckpointError naming it — the other snapshots are committed.
+   *
+   * @example
+   * ```ts
+   * const seqs = await system.checkpoint();                  // { '/portfolio': 12, … }
+   * await system.checkpoint('/portfolio', { timeoutMs: 500 });
+   * ```
    */
   async checkpoint(path?: string, options: { timeoutMs?: number } = {}): Promise<Record<string, number>> {
     checkObject('checkpoint(options)', options);
@@ -305,6 +417,11 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
    * Rolls one actor back to one of its own snapshots (`seq`, default the latest) while the rest
    * keep running. Applied in the actor's turn, after the handler in progress; TimeoutError if that
    * turn does not come within `timeoutMs` (default the ask timeout), and then nothing is applied.
+   *
+   * @example
+   * ```ts
+   * await system.restore('/portfolio', { seq: 12 });   // the rest keep running
+   * ```
    */
   async restore(path: string, options: { seq?: number; timeoutMs?: number } = {}): Promise<void> {
     checkObject('restore(options)', options);
@@ -316,7 +433,14 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
     await this.snapshotting.rollbackInTurn(this.snapshottingCell(path), options.seq, timeoutMs);
   }
 
-  /** Metadata of the snapshots of one actor (own and replicas), newest first. */
+  /**
+   * Metadata of the snapshots of one actor (own and replicas), newest first.
+   *
+   * @example
+   * ```ts
+   * const [latest] = system.snapshots('/portfolio');   // { seq, takenAt, size, version, source, holder? }
+   * ```
+   */
   snapshots(path: string): SnapshotInfo[] {
     return this.snapshotting.list(path);
   }
@@ -338,7 +462,14 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
     );
   }
 
-  /** Escalations that reached the root supervisor, oldest first. */
+  /**
+   * Escalations that reached the root supervisor, oldest first.
+   *
+   * @example
+   * ```ts
+   * if (system.escalations().length > 0) console.error('a subtree failed:', system.escalations());
+   * ```
+   */
   escalations(): Escalation[] {
     return [...this.escalationLog];
   }
@@ -364,7 +495,15 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
 
   // ---- Pub/sub -------------------------------------------------------------------------
 
-  /** Publishes to every subscriber whose pattern matches, except the source actor. */
+  /**
+   * Publishes to every subscriber whose pattern matches, except the source actor. Delivery is
+   * asynchronous, at most once per subscriber.
+   *
+   * @example
+   * ```ts
+   * system.publish('market.BTC.trade', { price: 97_000, qty: 0.5 });
+   * ```
+   */
   publish(topic: string, data: unknown, options?: PublishOptions): void {
     this.pubsub.publish(topic, data, options);
   }
@@ -374,22 +513,48 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
     this.pubsub.publishFrom(topic, data, source, priority);
   }
 
-  /** Subscribes an actor (which must define onEvent) to a topic or pattern. */
+  /**
+   * Subscribes an actor (which must define onEvent) to a topic or pattern: `*` matches one
+   * segment (or part of one), `**` any number of segments.
+   *
+   * @example
+   * ```ts
+   * system.subscribe(ticker, 'market.*.trade');
+   * system.subscribe(monitor, 'breaker.**');
+   * ```
+   */
   subscribe(ref: ActorRef, topic: string): void {
     this.pubsub.subscribe(ref, topic);
   }
 
+  /** Ends a subscription made with `subscribe`; false when there was none. */
   unsubscribe(ref: ActorRef, topic: string): boolean {
     return this.pubsub.unsubscribe(ref, topic);
   }
 
   // ---- Inspection ----------------------------------------------------------------------
 
-  /** The actor tree as plain data, top-level actors in start order. */
+  /**
+   * The actor tree as plain data, top-level actors in start order: kind, status, restarts,
+   * mailbox depth, strategy and breaker state of every actor.
+   *
+   * @example
+   * ```ts
+   * const failed = system.tree().filter((node) => node.status === 'failed').map((node) => node.path);
+   * ```
+   */
   tree(): TreeNode[] {
     return treeView(this.topLevel.values());
   }
 
+  /**
+   * The system's counters, read now.
+   *
+   * @example
+   * ```ts
+   * const { messagesHandled, deadLetters } = system.metrics();
+   * ```
+   */
   metrics(): SystemMetrics {
     return {
       actors: this.live,

@@ -5,6 +5,14 @@
  */
 import type { Logger } from 'pino';
 
+/**
+ * Why a message became a dead letter.
+ *
+ * @example
+ * ```ts
+ * const poison = system.deadLetters.counts().crashed ?? 0;
+ * ```
+ */
 export type DeadLetterReason =
   /** sent to, or queued at, an actor that stopped */
   | 'stopped'
@@ -19,6 +27,14 @@ export type DeadLetterReason =
   /** an event whose subscriber could not take it */
   | 'undeliverable';
 
+/**
+ * One message that could not be delivered or handled.
+ *
+ * @example
+ * ```ts
+ * for (const { path, reason, message } of system.deadLetters.list()) console.log(path, reason, message);
+ * ```
+ */
 export interface DeadLetter {
   /** Path of the intended receiver. */
   path: string;
@@ -30,6 +46,18 @@ export interface DeadLetter {
   error?: unknown;
 }
 
+/**
+ * The dead letters of a system (`system.deadLetters`): a bounded ring of the newest entries
+ * (`deadLetterCapacity`, default 1000) and counts by reason since start.
+ *
+ * @example
+ * ```ts
+ * await system.stop(counter);
+ * counter.tell({ type: 'get' });   // false
+ * system.deadLetters.list().at(-1);   // { path: '/counter', message: { type: 'get' }, reason: 'stopped', at }
+ * system.deadLetters.counts();        // { stopped: 1 }
+ * ```
+ */
 export class DeadLetters {
   private readonly ring: (DeadLetter | undefined)[];
   private next = 0;
@@ -45,6 +73,7 @@ export class DeadLetters {
     this.ring = new Array(capacity);
   }
 
+  /** Records one dead letter (the runtime does; logged at debug). */
   record(path: string, message: unknown, reason: DeadLetterReason, error?: unknown): void {
     const letter: DeadLetter = { path, message, reason, at: Date.now() };
     if (error !== undefined) letter.error = error;
@@ -69,6 +98,7 @@ export class DeadLetters {
     return Object.fromEntries(this.byReason) as Partial<Record<DeadLetterReason, number>>;
   }
 
+  /** Empties the ring; `counts()` and `total` keep counting since start. */
   clear(): void {
     this.ring.fill(undefined);
     this.next = this.stored = 0;

@@ -11,6 +11,19 @@
  */
 import { ConfigError } from '../util/errors.js';
 
+/**
+ * A pub/sub event as `onEvent` receives it.
+ *
+ * @example
+ * ```ts
+ * const Ticker = defineActor<number, never>({
+ *   init: () => 0,
+ *   receive: (last) => last,
+ *   onEvent: (last, event: ActorEvent) => (event.topic.endsWith('.trade') ? (event.data as { price: number }).price : last),
+ * });
+ * system.subscribe(system.spawn(Ticker), 'market.*.trade');
+ * ```
+ */
 export interface ActorEvent<T = unknown> {
   topic: string;
   data: T;

@@ -15,8 +15,27 @@ export const DEFAULT_PRIORITY = 2;
 /** Lane index of system messages; user priority p lives in lane p + 1. */
 export const SYSTEM_LANE = 0;
 
+/**
+ * What a full mailbox does with one more message: refuse it (`tell` returns false, `ask`
+ * rejects with MailboxFullError), evict the oldest message of the least urgent non-empty priority
+ * (which may be the newcomer itself), or drop the newcomer. What is refused or evicted goes to
+ * dead letters.
+ *
+ * @example
+ * ```ts
+ * system.spawn(PriceFeed, { mailbox: { capacity: 1_000, overflow: 'drop-oldest' } });
+ * ```
+ */
 export type OverflowPolicy = 'reject' | 'drop-oldest' | 'drop-newest';
 
+/**
+ * The `mailbox` option of an actor.
+ *
+ * @example
+ * ```ts
+ * system.spawn(Journal, { mailbox: { capacity: 10_000, overflow: 'reject', batchSize: 500, throughput: 50 } });
+ * ```
+ */
 export interface MailboxOptions {
   /** Most messages held across the priority lanes (default: unbounded). */
   capacity?: number;

@@ -7,11 +7,31 @@
 import { ConfigError } from '../util/errors.js';
 import { DEFAULT_PRIORITY, PRIORITIES } from './mailbox.js';
 
+/**
+ * Options of `tell` (and of `publish`). A key other than `priority` is a ConfigError: a typo is
+ * refused, not ignored.
+ *
+ * @example
+ * ```ts
+ * counter.tell({ type: 'add', n: 1 }, { priority: 0 });   // handled before priorities 1 … 4
+ * ```
+ */
 export interface TellOptions {
   /** 0 (highest) … 4 (lowest); default 2. */
   priority?: number;
 }
 
+/**
+ * Options of `ask`. Bad options (`null`, unknown keys, a `signal` that is not an AbortSignal)
+ * reject the ask with ConfigError; `ask` never throws.
+ *
+ * @example
+ * ```ts
+ * const controller = new AbortController();
+ * const options: AskOptions = { timeoutMs: 1_000, priority: 1, signal: controller.signal };
+ * const total = await counter.ask<number>({ type: 'get' }, options);   // controller.abort() ends it
+ * ```
+ */
 export interface AskOptions extends TellOptions {
   /** Reject with TimeoutError after this long (default: the system's askTimeoutMs, 5000). */
   timeoutMs?: number;
@@ -50,6 +70,19 @@ export function checkTellOptions(options: TellOptions): number {
 
 const inspect = Symbol.for('nodejs.util.inspect.custom');
 
+/**
+ * The handle to an actor, typed by the messages it takes: `tell` and `ask` it, read its path.
+ * Refs are made by the system (`spawn`, `lookup`, `ctx.self`), never with `new`, and stay valid
+ * across the actor's restarts and those of the supervisors above it.
+ *
+ * @example
+ * ```ts
+ * const counter: ActorRef<Msg> = system.spawn(Counter, { name: 'counter' });
+ * counter.tell({ type: 'add', n: 2 });
+ * const total = await counter.ask<number>({ type: 'get' });
+ * console.log(counter.path, counter.alive);   // '/counter' true
+ * ```
+ */
 export class ActorRef<M = unknown> {
   /** @internal The actor behind this ref. */
   readonly target: Target;
@@ -59,10 +92,12 @@ export class ActorRef<M = unknown> {
     this.target = target;
   }
 
+  /** Where the actor sits in the tree: `/<name>` at the top level, `/<parent>/<name>` below. */
   get path(): string {
     return this.target.path;
   }
 
+  /** The last segment of the path. */
   get name(): string {
     return this.target.name;
   }
@@ -75,12 +110,29 @@ export class ActorRef<M = unknown> {
   /**
    * Enqueues `message`; returns false when it was not accepted (actor stopped, mailbox full),
    * in which case it went to dead letters. Never runs the receiver in the caller's stack.
+   * A bad `options` (an unknown key, priority 7) throws ConfigError.
+   *
+   * @example
+   * ```ts
+   * if (!counter.tell({ type: 'add', n: 1 })) console.warn('refused: see system.deadLetters');
+   * ```
    */
   tell(message: M, options?: TellOptions): boolean {
     return this.target.send(message, options === undefined ? DEFAULT_PRIORITY : checkTellOptions(options));
   }
 
-  /** Sends `message` and resolves with the reply; always ends, with a reply or a typed error. */
+  /**
+   * Sends `message` and resolves with the reply; always ends, with a reply or a typed error
+   * (TimeoutError, NoReplyError, DeadlockError, CircuitOpenError, MailboxFullError,
+   * ActorStoppedError, ConfigError, or the signal's reason). `R` is the reply's type, unchecked:
+   * the default `unknown` makes the caller narrow it.
+   *
+   * @example
+   * ```ts
+   * const total = await counter.ask<number>({ type: 'get' }, { timeoutMs: 1_000 });
+   * const reply = await counter.ask({ type: 'get' });   // unknown
+   * ```
+   */
   ask<R = unknown>(message: M, options?: AskOptions): Promise<R> {
     return this.target.askFromHere(message, options) as Promise<R>;
   }

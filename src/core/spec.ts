@@ -8,8 +8,27 @@ import { ConfigError } from '../util/errors.js';
 import { checkObject, knownKeys, positiveInteger, positiveNumber } from '../util/options.js';
 import type { MailboxOptions } from './mailbox.js';
 
+/**
+ * When a supervisor restarts a child that ended: `permanent` always (also after a normal
+ * `ctx.stop()`), `transient` only after a crash, `temporary` never. `system.stop(ref)` is never
+ * followed by a restart.
+ *
+ * @example
+ * ```ts
+ * child('order-sync', OrderSync, { restart: 'transient' });   // done when it stops normally
+ * ```
+ */
 export type RestartType = 'permanent' | 'transient' | 'temporary';
 
+/**
+ * When to snapshot an actor's state, and how many of its own snapshots to keep. After every
+ * init the state is restored from the newest valid copy.
+ *
+ * @example
+ * ```ts
+ * system.spawn(Portfolio, { name: 'portfolio', snapshot: { everyMessages: 200, everyMs: 500, keep: 3 } });
+ * ```
+ */
 export interface SnapshotOptions {
   /** Take a snapshot after every N handled messages. */
   everyMessages?: number;
@@ -46,15 +65,29 @@ export function checkPartners(partners: unknown, at: string): string[] {
   return partners as string[];
 }
 
-/** The snapshot bookkeeping of one actor. */
-/** Options of one supervised child (and of `spawn`). */
+/**
+ * Options of one supervised child (and of `spawn`). Every key is checked: a typo or a bad value
+ * is a ConfigError naming the option.
+ *
+ * @example
+ * ```ts
+ * child('portfolio', Portfolio, {
+ *   restart: 'permanent', shutdownMs: 1_000, maxMessageCrashes: 2,
+ *   mailbox: { capacity: 10_000, overflow: 'drop-oldest' },
+ *   snapshot: { everyMessages: 200 }, partners: ['/trading/portfolio-replica'],
+ * });
+ * ```
+ */
 export interface ChildOptions<A = unknown> {
+  /** What `init` gets as its first argument. */
   args?: A;
+  /** When the supervisor restarts it (default 'permanent'). */
   restart?: RestartType;
   /** How long a stop may take (in-flight handler, then terminate) before the actor is killed. */
   shutdownMs?: number;
   /** How many times one message may crash the actor before it goes to dead letters (default 1). */
   maxMessageCrashes?: number;
+  /** Its breaker never refuses: while open, asks are answered from `breaker.fallback` (default false). */
   essential?: boolean;
   mailbox?: MailboxOptions;
   /** Take snapshots of the state; it is restored from the newest valid one after every init. */

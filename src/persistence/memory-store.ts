@@ -73,6 +73,15 @@ interface Entry {
   replicas: Map<string, SnapshotRow>;
 }
 
+/**
+ * A SnapshotStore in memory, with the SQLite store's behaviour and retention: for tests, and for
+ * partners' replicas without persistence.
+ *
+ * @example
+ * ```ts
+ * const system = await ActorSystem.start({ store: new MemorySnapshotStore() });
+ * ```
+ */
 export class MemorySnapshotStore implements SnapshotStore {
   private entries: Map<string, Entry> | null = new Map();
 

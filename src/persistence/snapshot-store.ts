@@ -12,6 +12,14 @@
  * serving or writing the others.
  */
 
+/**
+ * One stored snapshot: an actor's encoded state and the columns the checksum covers.
+ *
+ * @example
+ * ```ts
+ * const [latest] = store.own('/portfolio', 1);   // latest?.seq, latest?.takenAt, latest?.data
+ * ```
+ */
 export interface SnapshotRow {
   /** Path of the actor whose state this is. */
   path: string;
@@ -30,7 +38,14 @@ export interface SnapshotRow {
   data: Uint8Array;
 }
 
-/** A stored row a read left out because a column has the wrong type. */
+/**
+ * A stored row a read left out because a column has the wrong type.
+ *
+ * @example
+ * ```ts
+ * store.onCorrupt = (row: SkippedRow) => console.warn(`${row.path} seq ${String(row.seq)}: ${row.why}`);
+ * ```
+ */
 export interface SkippedRow {
   path: string;
   /** null for an own row. */
@@ -40,6 +55,16 @@ export interface SkippedRow {
   why: string;
 }
 
+/**
+ * Where snapshots live: implement it to keep them elsewhere, and pass an instance as the
+ * system's `store`. SqliteSnapshotStore and MemorySnapshotStore are the two given.
+ *
+ * @example
+ * ```ts
+ * const store: SnapshotStore = new MemorySnapshotStore();
+ * const system = await ActorSystem.start({ store });
+ * ```
+ */
 export interface SnapshotStore {
   /**
    * Set by the runtime when it opens the store: called for each stored row a read leaves out
@@ -61,5 +86,6 @@ export interface SnapshotStore {
   maxSeq(path: string): number;
   /** Paths that have own snapshots. */
   paths(): string[];
+  /** Releases the store (the system does it at shutdown); reads and writes then throw. */
   close(): void;
 }

@@ -29,11 +29,23 @@ import { rowProblem } from './memory-store.js';
 import { decodeRow, type EncodedState, encodeState, sealRow } from './snapshot-codec.js';
 import type { SnapshotRow, SnapshotStore } from './snapshot-store.js';
 
+/**
+ * One snapshot of an actor, as `system.snapshots(path)` lists it.
+ *
+ * @example
+ * ```ts
+ * const replicas = system.snapshots('/portfolio').filter((info) => info.source !== 'own');
+ * ```
+ */
 export interface SnapshotInfo {
   seq: number;
+  /** Wall-clock time it was taken (ms since the epoch). */
   takenAt: number;
+  /** Bytes of encoded state. */
   size: number;
+  /** The behavior's `version` that wrote it. */
   version: number;
+  /** The actor's own row, a partner's persisted replica, or the copy a live partner holds in memory. */
   source: 'own' | 'replica' | 'partner-memory';
   /** The partner holding a replica. */
   holder?: string;
@@ -89,12 +101,24 @@ function slotOf(cell: ActorCell): SnapshotSlot {
   return cell.hooks as SnapshotSlot;
 }
 
+/**
+ * Snapshot counters since start, in `system.metrics().snapshots`.
+ *
+ * @example
+ * ```ts
+ * const { written, corrupt, restoreFailures } = system.metrics().snapshots;
+ * ```
+ */
 export interface SnapshotMetrics {
+  /** Rows committed, partners' replicas included. */
   written: number;
   /** Snapshots that could not be encoded or written. */
   failed: number;
+  /** Copies skipped at restore: bad checksum or types, undecodable, or from a newer version. */
   corrupt: number;
+  /** Restores that found a valid copy. */
   restored: number;
+  /** Restores that had copies but no valid one: the state stayed init's. */
   restoreFailures: number;
 }
 

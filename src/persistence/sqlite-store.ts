@@ -44,6 +44,14 @@ import { checkRow, keepOf, rowProblem, storeClosed } from './memory-store.js';
 import { rowChecksum } from './snapshot-codec.js';
 import type { SkippedRow, SnapshotRow, SnapshotStore } from './snapshot-store.js';
 
+/**
+ * Options of a SqliteSnapshotStore.
+ *
+ * @example
+ * ```ts
+ * const store = new SqliteSnapshotStore({ path: 'data/genesis.db', durability: 'power' });
+ * ```
+ */
 export interface SqliteStoreOptions {
   /** The database file (its folder is created if missing), or ':memory:'. */
   path: string;
@@ -111,6 +119,17 @@ function sqliteCode(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/**
+ * The default SnapshotStore: one SQLite file (WAL, group commit), locked by this store until
+ * `close()`. Throws StoreLockedError when another store has the file, NotASnapshotStoreError for
+ * a database another application wrote, ConfigError for a bad path.
+ *
+ * @example
+ * ```ts
+ * const store = new SqliteSnapshotStore({ path: 'data/genesis.db' });
+ * const system = await ActorSystem.start({ store });   // like store: 'data/genesis.db'
+ * ```
+ */
 export class SqliteSnapshotStore implements SnapshotStore {
   readonly path: string;
   readonly durability: 'process' | 'power';

@@ -97,13 +97,34 @@ export function spawnNode(node: TreeSpec, parent: ActorCell | null, runtime = pa
   return runtime.spawnCell(behavior, node.name, node, mailboxConfig(undefined), spec, parent);
 }
 
+/**
+ * The depth of one actor's mailbox in `system.tree()`.
+ *
+ * @example
+ * ```ts
+ * const [node] = system.tree();
+ * const urgent = node ? node.mailbox.byPriority[0] : 0;
+ * ```
+ */
 export interface MailboxView {
+  /** Messages waiting in the priority lanes (what `capacity` bounds). */
   size: number;
+  /** Runtime messages waiting in the system lane. */
   system: number;
+  /** Messages waiting per priority, 0 … 4. */
   byPriority: number[];
 }
 
-/** One actor in `system.tree()`. */
+/**
+ * One actor in `system.tree()`, with its children, as plain data.
+ *
+ * @example
+ * ```ts
+ * const show = (node: TreeNode, depth = 0): string[] =>
+ *   [`${'  '.repeat(depth)}${node.name} ${node.status} restarts=${node.restarts}`, ...node.children.flatMap((c) => show(c, depth + 1))];
+ * console.log(system.tree().flatMap((node) => show(node)).join('\n'));
+ * ```
+ */
 export interface TreeNode {
   path: string;
   name: string;

@@ -2,6 +2,14 @@
  * Typed errors of Genesis. Every error has a stable `code` so callers can branch on it
  * without parsing messages; `path` names the actor involved where there is one.
  */
+/**
+ * The base of every Genesis error: a stable `code` to branch on ('TIMEOUT', 'CIRCUIT_OPEN', …).
+ *
+ * @example
+ * ```ts
+ * const reply = await counter.ask({ type: 'get' }).catch((e) => (e instanceof GenesisError ? e.code : Promise.reject(e)));
+ * ```
+ */
 export class GenesisError extends Error {
   readonly code: string;
   constructor(code: string, message: string, options?: { cause?: unknown }) {
@@ -17,7 +25,14 @@ export class GenesisError extends Error {
  * the class.
  *
  * @example
- * try { await ref.ask(msg) } catch (e) { if (isGenesisError(e, 'CIRCUIT_OPEN')) useCache(); else throw e }
+ * ```ts
+ * try {
+ *   await ref.ask(msg);
+ * } catch (e) {
+ *   if (isGenesisError(e, 'CIRCUIT_OPEN')) useCache();
+ *   else throw e;
+ * }
+ * ```
  */
 export function isGenesisError(error: unknown, code?: string): error is GenesisError {
   if (!(error instanceof Error) || typeof (error as { code?: unknown }).code !== 'string') return false;
@@ -43,42 +58,90 @@ const GENESIS_CODES = new Set([
   'ESCALATION',
 ]);
 
-/** An ask did not get a reply within its `timeoutMs`. */
+/**
+ * An ask did not get a reply within its `timeoutMs` (a resilient() try, its deadline).
+ *
+ * @example
+ * ```ts
+ * await slow.ask(msg, { timeoutMs: 100 }).catch((e) => e instanceof TimeoutError && console.warn(`${e.path}: over ${e.timeoutMs} ms`));
+ * ```
+ */
 export class TimeoutError extends GenesisError {
   constructor(readonly path: string, readonly timeoutMs: number) {
     super('TIMEOUT', `ask to ${path} timed out after ${timeoutMs} ms`);
   }
 }
 
-/** An ask to oneself, or one that would close a cycle of actors waiting on each other. */
+/**
+ * An ask to oneself, or one that would close a cycle of actors waiting on each other; raised at
+ * once, without waiting for the timeout. `cycle` lists the paths, first and last the asker.
+ *
+ * @example
+ * ```ts
+ * await ctx.ask(ctx.self, msg);   // inside a handler of /a: DeadlockError, e.cycle = ['/a', '/a']
+ * ```
+ */
 export class DeadlockError extends GenesisError {
   constructor(readonly path: string, readonly cycle: string[]) {
     super('DEADLOCK', `ask to ${path} would deadlock: ${cycle.join(' -> ')}`);
   }
 }
 
-/** The target's breaker is open: the call was refused at once. */
+/**
+ * The target's breaker is open: the call was refused at once.
+ *
+ * @example
+ * ```ts
+ * const quote = await pricer.ask(query).catch((e) => (e instanceof CircuitOpenError ? cachedQuote : Promise.reject(e)));
+ * ```
+ */
 export class CircuitOpenError extends GenesisError {
   constructor(readonly path: string, message = `circuit of ${path} is open`) {
     super('CIRCUIT_OPEN', message);
   }
 }
 
-/** The target's mailbox was full and its overflow policy refused the message. */
+/**
+ * The target's mailbox was full and its overflow policy refused the message (for a tell,
+ * `tell` returns false instead).
+ *
+ * @example
+ * ```ts
+ * const worker = system.spawn(Worker, { mailbox: { capacity: 100, overflow: 'reject' } });
+ * await worker.ask(job).catch((e) => e instanceof MailboxFullError && retryLater(job));
+ * ```
+ */
 export class MailboxFullError extends GenesisError {
   constructor(readonly path: string, readonly capacity: number) {
     super('MAILBOX_FULL', `mailbox of ${path} is full (capacity ${capacity})`);
   }
 }
 
-/** The handler of an ask finished without `ctx.reply` and without `ctx.deferReply()`. */
+/**
+ * The handler of an ask finished without `ctx.reply` and without `ctx.deferReply()`.
+ *
+ * @example
+ * ```ts
+ * const Mute = defineActor<null, string>({ receive() {} });
+ * await system.spawn(Mute).ask('hello');   // rejects with NoReplyError
+ * ```
+ */
 export class NoReplyError extends GenesisError {
   constructor(readonly path: string) {
     super('NO_REPLY', `${path} handled the ask without replying (use ctx.reply or ctx.deferReply)`);
   }
 }
 
-/** The target actor is stopped, stopped while the ask was pending, or crashed handling it. */
+/**
+ * The target actor is stopped, stopped while the ask was pending, or crashed handling it.
+ *
+ * @example
+ * ```ts
+ * await ref.ask(msg).catch((e) => {
+ *   if (e instanceof ActorStoppedError && e.crashed) console.error(`${e.path} crashed:`, e.cause);
+ * });
+ * ```
+ */
 export class ActorStoppedError extends GenesisError {
   /**
    * True when the actor crashed handling the ask (`cause` is what it threw — possibly
@@ -91,7 +154,15 @@ export class ActorStoppedError extends GenesisError {
   }
 }
 
-/** The whole system has shut down. An ActorStoppedError, so one catch handles both. */
+/**
+ * The whole system has shut down. An ActorStoppedError, so one catch handles both.
+ *
+ * @example
+ * ```ts
+ * await system.shutdown();
+ * await counter.ask({ type: 'get' }).catch((e) => e instanceof SystemStoppedError);   // true
+ * ```
+ */
 export class SystemStoppedError extends ActorStoppedError {
   constructor(readonly systemName: string) {
     super('/', `actor system '${systemName}' has shut down`);
@@ -99,14 +170,29 @@ export class SystemStoppedError extends ActorStoppedError {
   }
 }
 
-/** A snapshot row failed its checksum, did not decode, or was written by a newer version. */
+/**
+ * A snapshot row failed its checksum, did not decode, or was written by a newer version. A
+ * restore logs it, counts it (`system.metrics().snapshots.corrupt`) and skips to an older copy.
+ *
+ * @example
+ * ```ts
+ * const error = new SnapshotCorruptError('/portfolio', 12, 'checksum mismatch');   // error.seq === 12
+ * ```
+ */
 export class SnapshotCorruptError extends GenesisError {
   constructor(readonly path: string, readonly seq: number, why: string) {
     super('SNAPSHOT_CORRUPT', `snapshot ${seq} of ${path} is unusable: ${why}`);
   }
 }
 
-/** A bad option or definition, raised where it was given; names the option and why. */
+/**
+ * A bad option or definition, raised where it was given; names the option and why.
+ *
+ * @example
+ * ```ts
+ * await ActorSystem.start({ askTimeoutMs: -1 }).catch((e) => e instanceof ConfigError && e.option);   // 'askTimeoutMs'
+ * ```
+ */
 export class ConfigError extends GenesisError {
   constructor(readonly option: string, why: string) {
     super('CONFIG', `invalid ${option}: ${why}`);
@@ -117,6 +203,13 @@ export class ConfigError extends GenesisError {
  * `system.checkpoint()` could not snapshot every actor it was asked to (a handler that did not
  * finish in time, a state that cannot be encoded, a failed write). The snapshots in `seqs` were
  * committed all the same; `missed` says, per path, why the others were not.
+ *
+ * @example
+ * ```ts
+ * await system.checkpoint().catch((e) => {
+ *   if (e instanceof CheckpointError) console.warn('not snapshotted:', e.missed, 'committed:', e.seqs);
+ * });
+ * ```
  */
 export class CheckpointError extends GenesisError {
   constructor(
@@ -132,7 +225,16 @@ export class CheckpointError extends GenesisError {
   }
 }
 
-/** Raised to a supervisor's parent when the supervisor exceeded its restart intensity. */
+/**
+ * Raised to a supervisor's parent when the supervisor exceeded its restart intensity: the
+ * supervisor crashes with it (the last child failure as `cause`), and its parent decides as for
+ * any crash.
+ *
+ * @example
+ * ```ts
+ * const escalated = (reason: ExitReason) => typeof reason === 'object' && reason.error instanceof EscalationError;
+ * ```
+ */
 export class EscalationError extends GenesisError {
   constructor(
     readonly path: string,
@@ -145,14 +247,28 @@ export class EscalationError extends GenesisError {
   }
 }
 
-/** Another store (in this process or another one) has the file open. */
+/**
+ * Another store (in this process or another one) has the file open.
+ *
+ * @example
+ * ```ts
+ * await ActorSystem.start({ store: 'data/genesis.db' });   // while another system has it: StoreLockedError, e.file
+ * ```
+ */
 export class StoreLockedError extends GenesisError {
   constructor(readonly file: string) {
     super('STORE_LOCKED', `snapshot store ${file} is open in another SqliteSnapshotStore (this process or another); close that one first`);
   }
 }
 
-/** The file is a SQLite database, but not one this store wrote: it is left as it was. */
+/**
+ * The file is a SQLite database, but not one this store wrote: it is left as it was.
+ *
+ * @example
+ * ```ts
+ * await ActorSystem.start({ store: 'data/other-app.db' });   // NotASnapshotStoreError, e.file and e.why
+ * ```
+ */
 export class NotASnapshotStoreError extends GenesisError {
   constructor(
     readonly file: string,
