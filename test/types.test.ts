@@ -166,4 +166,19 @@ describe('resilient(fn, policy)', () => {
     void place({ id: 'a', qty: 3 }).catch(() => {});
     place.stop();
   });
+
+  it('a sync fn gives a Promise too, and the fallback answers with the same type', async () => {
+    const double = resilient((_ctx, n: number) => n * 2, { fallback: (_error, n) => -n });
+    expectTypeOf(double).parameters.toEqualTypeOf<[n: number]>();
+    expectTypeOf(double).returns.toEqualTypeOf<Promise<number>>();
+    expect(await double(21)).toBe(42);
+    const rejected = () =>
+      // @ts-expect-error the fallback must answer with fn's result type
+      resilient((_ctx, n: number) => n * 2, { fallback: 'none' });
+    expectTypeOf(rejected).toBeFunction();
+  });
+
+  // DESIGN's `call.withSignal(signal)(...args)` does not exist in src/resilience yet: once it does,
+  // check that it returns a function with fn's parameters resolving to Promise<R>.
+  it.todo('call.withSignal(signal)(...args) follows fn');
 });
