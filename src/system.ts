@@ -25,7 +25,7 @@ import { type RootHost, Supervision, type SupervisionHost } from './supervision/
 import { spawnNode, type TreeNode, treeView, validateTree } from './supervision/tree.js';
 import { type Clock, realClock } from './util/clock.js';
 import { ActorStoppedError, ConfigError, MailboxFullError, SystemStoppedError } from './util/errors.js';
-import { createLogger } from './util/logger.js';
+import { createLogger, loggableError } from './util/logger.js';
 import { checkName, checkObject, knownKeys, positiveInteger, positiveNumber } from './util/options.js';
 
 export type { MailboxView, TreeNode } from './supervision/tree.js';
@@ -269,13 +269,15 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
     const siblings = parent === null ? this.topLevel : (parent.children ??= new Map());
     const existing = siblings.get(name);
     if (existing !== undefined) {
-      // A child held across its parent's restart is taken up again: same cell, so the same ref,
-      // path and mailbox (refs stay valid across a restart of any supervisor above them).
-      if (existing.held && existing.behavior === behavior) {
+      // A child held across its parent's restart is taken up again by the parent's next init:
+      // same cell, so the same ref, path and mailbox (refs stay valid across a restart of any
+      // supervisor above them). Another behavior under that name is a new actor.
+      const adopting = existing.held && parent !== null && parent.status === Status.Starting;
+      if (adopting && existing.behavior === behavior) {
         existing.adoptAgain(args, spec);
         return existing;
       }
-      if (existing.held) void existing.stopForGood('shutdown'); // another behavior: a new actor
+      if (adopting) void existing.stopForGood('shutdown');
       else if (existing.status !== Status.Failed) {
         throw new ConfigError('name', `'${name}' is already taken under ${parent === null ? '/' : parent.path}`);
       }
@@ -457,7 +459,7 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
   recordEscalation(cell: ActorCell, reason: ExitReason): void {
     this.escalationLog.push({ path: cell.path, reason, at: Date.now() });
     this.log.error(
-      { path: cell.path, err: typeof reason === 'object' ? reason.error : undefined, decision: 'fail-subtree' },
+      { path: cell.path, err: typeof reason === 'object' ? loggableError(reason.error) : undefined, decision: 'fail-subtree' },
       `escalation reached the root: ${cell.path} exceeded the restart intensity and is marked failed`,
     );
   }

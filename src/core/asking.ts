@@ -70,13 +70,16 @@ export class Asks {
     }
     // After an await inside an async handler there is no synchronous caller: its tracked run says
     // which actor is asking.
+    let holding = false;
     if (from === null) {
       const run = trackedRun();
-      if (run !== undefined && (run.owner as ActorCell).ownsRun(run)) from = run.owner as ActorCell;
-    }
+      if (run !== undefined && (run.owner as ActorCell).ownsRun(run)) {
+        from = run.owner as ActorCell;
+        holding = true;
+      }
+    } else holding = from === this.host.current || (from.busy && from.asksFromItsHandler(trackedRun()));
     // Only an asker inside its handler holds its mailbox; asks outside it (a timer, a forwarder's
     // later attempt) block nothing of the asker's, though they may work for a deferred ask.
-    const holding = from !== null && from.inHandler;
     if (from !== null && holding) cause ??= from.askInHand;
     if (from !== null && (holding || cause !== null)) {
       const cycle = findCycle(target, from, holding, cause);

@@ -87,7 +87,13 @@ export class ActorCell extends Incarnation implements Target, ContextHost {
   }
 
   ask<R = unknown, T = unknown>(ref: ActorRef<T>, message: T, options?: AskOptions): Promise<R> {
-    return this.runtime.ask(cellOf(ref), message, options, this) as Promise<R>;
+    let target: ActorCell;
+    try {
+      target = cellOf(ref);
+    } catch (error) {
+      return Promise.reject(error); // ask never throws
+    }
+    return this.runtime.ask(target, message, options, this) as Promise<R>;
   }
 
   /**
@@ -95,7 +101,13 @@ export class ActorCell extends Incarnation implements Target, ContextHost {
    * forwarder's later attempt — so that deadlock detection can follow it.
    */
   askFor<R = unknown>(ref: ActorRef, message: unknown, options: AskOptions | undefined, cause: PendingAsk): Promise<R> {
-    return this.runtime.ask(cellOf(ref), message, options, this, cause) as Promise<R>;
+    let target: ActorCell;
+    try {
+      target = cellOf(ref);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.runtime.ask(target, message, options, this, cause) as Promise<R>;
   }
 
   /** The ask a handler of this actor is working for: the one it handles, or just deferred. */
@@ -198,9 +210,9 @@ export class ActorCell extends Incarnation implements Target, ContextHost {
 
 /** The local actor behind a ref (a ref to an actor elsewhere has none). */
 export function cellOf(ref: ActorRef): ActorCell {
-  const target = ref.target;
+  const target = (ref as ActorRef | undefined)?.target;
   if (target instanceof ActorCell) return target;
-  throw new ConfigError('ref', `${ref.path} is not an actor of this process`);
+  throw new ConfigError('ref', ref instanceof ActorRef ? `${ref.path} is not an actor of this process` : `must be an ActorRef (got ${String(ref)})`);
 }
 
 /** The actor whose handler got `ctx`: for the runtime's own behaviours (supervisors, pools). */

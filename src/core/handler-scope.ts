@@ -21,6 +21,14 @@ export function runTracked<T>(run: HandlerRun, fn: () => T): T {
   return (storage ??= new AsyncLocalStorage<HandlerRun>()).run(run, fn);
 }
 
+/**
+ * Runs `fn` outside any handler run: for the runtime's own loops (the scheduler's drain), which
+ * would otherwise inherit the run of whichever handler queued them and lend it to other actors.
+ */
+export function untracked<T>(fn: () => T): T {
+  return storage === undefined ? fn() : storage.exit(fn);
+}
+
 /** The handler run the current code belongs to, if any. */
 export function trackedRun(): HandlerRun | undefined {
   return storage === undefined ? undefined : storage.getStore();

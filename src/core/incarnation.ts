@@ -7,6 +7,7 @@
  */
 import { adopt } from '../util/adopt.js';
 import { ActorStoppedError } from '../util/errors.js';
+import { loggableError } from '../util/logger.js';
 import { ASYNC_HANDLERS, type ExitReason, Handler } from './actor.js';
 import { PendingAsk } from './ask.js';
 import type { ActorContext } from './context.js';
@@ -110,7 +111,7 @@ export abstract class Incarnation extends RunLoop {
     this.hooks?.handlerAbandoned();
     if (this.status !== Status.Running && this.status !== Status.Starting) {
       // A handler that settled while the actor was already being stopped: nothing to supervise.
-      this.log.error({ err: error, in: where }, `actor ${this.path} failed in ${where} while stopping`);
+      this.log.error({ err: loggableError(error), in: where }, `actor ${this.path} failed in ${where} while stopping`);
       if (where !== 'init' && where !== 'supervision') this.system.deadLetters.record(this.path, message, 'crashed', error);
       ask?.fail(crashedError(this.path, error));
       this.notifyIdle();
@@ -220,13 +221,13 @@ export abstract class Incarnation extends RunLoop {
     try {
       result = terminate.call(this.behavior, this.state, reason, this.ctx);
     } catch (error) {
-      this.log.error({ err: error }, `terminate of ${this.path} failed`);
+      this.log.error({ err: loggableError(error) }, `terminate of ${this.path} failed`);
       return;
     }
     let failed: (error: unknown) => void = () => {};
     const settled = new Promise<void>((resolve) => {
       failed = (error) => {
-        this.log.error({ err: error }, `terminate of ${this.path} failed`);
+        this.log.error({ err: loggableError(error) }, `terminate of ${this.path} failed`);
         resolve();
       };
       if (!adopt(result, () => resolve(), failed)) resolve();
@@ -260,6 +261,14 @@ export abstract class Incarnation extends RunLoop {
   reinit(): void {
     const life = this.life;
     life.plan = null;
+    // A stop asked for while the old incarnation ended stands: no new incarnation.
+    if (life.stopRequested !== null) {
+      const reason = life.stopRequested;
+      life.stopRequested = null;
+      void this.stopForGood(reason);
+      return;
+    }
+    life.exitRequested = false; // a ctx.stop() of the ended incarnation is not the new one's
     life.ending = null;
     life.budget = null;
     life.held = false;

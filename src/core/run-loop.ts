@@ -165,6 +165,16 @@ export abstract class RunLoop extends Mailbox implements Runnable, AskParty {
     return this.busy || this.system.current === this;
   }
 
+  /**
+   * An ask made now by this busy actor (ctx.ask) provably comes from its async handler in flight:
+   * made in that handler's own tracked run — not from a timer, nor an earlier handler's leftovers.
+   * (An untracked handler's later asks are not assumed to be its own: a false deadlock would fail
+   * a correct program, a missed one only waits for its timeout.)
+   */
+  asksFromItsHandler(run: HandlerRun | undefined): boolean {
+    return run !== undefined && this.lifecycle?.run === run;
+  }
+
   /** The run of this actor's tracked async handler, when `run` is it (a stale run is not). */
   ownsRun(run: HandlerRun): boolean {
     return this.busy && this.lifecycle?.run === run;
@@ -238,6 +248,24 @@ export abstract class RunLoop extends Mailbox implements Runnable, AskParty {
   run(): number {
     // A stale run-queue entry (the actor restarted, or is held by an async handler) does nothing.
     if (this.status !== Status.Running || this.busy) return 0;
+    try {
+      return this.handleMessages();
+    } catch (fault) {
+      // Handlers' own throws are caught where they run; this is the runtime's code failing around
+      // them (a logger, say). The actor must not be left wedged as the current actor: it crashes
+      // like any other, and the scheduler goes on.
+      this.system.current = null;
+      this.busy = false;
+      try {
+        if (this.status === Status.Running) this.crash(fault, undefined, undefined, 'runtime');
+      } catch {
+        // nothing more can be done for it here; the others keep running
+      }
+      return 1;
+    }
+  }
+
+  private handleMessages(): number {
     const system = this.system;
     const mailbox: Mailbox = this;
     const limit = mailbox.config.throughput;

@@ -8,6 +8,7 @@
  * happened) and, once that exceeds SLICE_MS, continues on setImmediate instead, letting timers
  * and I/O run in between.
  */
+import { untracked } from './handler-scope.js';
 
 export interface Runnable {
   /** Handles up to its throughput of messages; re-enqueues itself if it still has work. */
@@ -60,7 +61,10 @@ export class Scheduler {
     this.overSlice = false;
   };
 
-  private readonly drain = (): void => {
+  /** Drains outside any handler's tracked run (see handler-scope.ts). */
+  private readonly drain = (): void => untracked(this.drainQueue);
+
+  private readonly drainQueue = (): void => {
     // drainScheduled stays true while draining, so tells made by handlers queue no more drains.
     if (!this.markerArmed) {
       // First drain of this event-loop turn: a new slice starts.

@@ -15,6 +15,7 @@ import type { ChildSupervisor } from '../core/runtime.js';
 import type { Clock } from '../util/clock.js';
 import { backoffDelay } from '../util/backoff.js';
 import { EscalationError } from '../util/errors.js';
+import { loggableError } from '../util/logger.js';
 import { type Intensity, isCrash, type SupervisionConfig } from './spec.js';
 
 /** What a supervision needs of the system: time, randomness (backoff jitter) and its log. */
@@ -84,8 +85,17 @@ export class Supervision implements ChildSupervisor<ActorCell> {
     const crashed = isCrash(reason);
     const type = child.spec.restart;
     const wanted = type === 'permanent' || (type === 'transient' && crashed);
-    // No restarts under a supervisor that is itself ending, nor during system shutdown.
-    const decision = !wanted || this.ownerLeaving ? 'stop' : this.recordRestart(this.system.clock.now(), child) ? 'escalate' : 'restart';
+    // No restarts under a supervisor that is itself ending, nor during system shutdown; under one
+    // ending for a restart, the child stays halted and is held for the supervisor's next init.
+    const decision = !wanted
+      ? 'stop'
+      : this.ownerRestarting
+        ? 'hold'
+        : this.ownerLeaving
+          ? 'stop'
+          : this.recordRestart(this.system.clock.now(), child)
+            ? 'escalate'
+            : 'restart';
     const log = this.system.log;
     if (log.isLevelEnabled(crashed ? 'error' : 'info')) {
       const report = {
@@ -97,10 +107,11 @@ export class Supervision implements ChildSupervisor<ActorCell> {
         decision,
         in: where,
       };
-      if (crashed) log.error({ ...report, err: reason.error }, `crash report: ${child.path} crashed in ${where}; ${decision}`);
+      if (crashed) log.error({ ...report, err: loggableError(reason.error) }, `crash report: ${child.path} crashed in ${where}; ${decision}`);
       else log.info(report, `${child.path} exited normally; ${decision}`);
     }
     if (decision === 'stop') void child.stopForGood(reason);
+    else if (decision === 'hold') return; // the owner's ending holds it (it is halted meanwhile)
     else if (decision === 'escalate') this.escalate(child, reason);
     else void this.restart(child, reason);
   }
@@ -140,6 +151,11 @@ export class Supervision implements ChildSupervisor<ActorCell> {
   private children(): ActorCell[] {
     const map = this.owner === null ? this.root!.topLevel : this.owner.children;
     return map === null ? [] : [...map.values()].filter((c) => c.isActive);
+  }
+
+  /** The supervising actor is ending for a restart (its children will be held, not stopped). */
+  private get ownerRestarting(): boolean {
+    return this.system.isRunning && this.owner !== null && this.owner.status === Status.Restarting;
   }
 
   /** The supervisor (or the system) has begun to stop: nothing restarts any more. */

@@ -21,9 +21,17 @@ export function adopt(result: unknown, fulfilled: (value: unknown) => void, reje
     return true;
   }
   if (typeof then !== 'function') return false;
-  // A native promise (the common case: an async handler) is followed directly; anything else is
-  // resolved through a new promise, which applies the spec's rules to a broken thenable.
-  const promise = then === nativeThen && result instanceof Promise ? result : new Promise((resolve) => resolve(result));
-  nativeThen.call(promise, fulfilled, rejected);
+  // A native promise (the common case: an async handler) is followed directly — if it really is
+  // one: an object that merely inherits Promise.prototype makes the native `then` throw. Anything
+  // else is resolved through a new promise, which applies the spec's rules to a broken thenable.
+  if (then === nativeThen) {
+    try {
+      nativeThen.call(result, fulfilled, rejected);
+      return true;
+    } catch {
+      // not a promise after all: adopted below, where its `then` rejects
+    }
+  }
+  nativeThen.call(new Promise((resolve) => resolve(result)), fulfilled, rejected);
   return true;
 }

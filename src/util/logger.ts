@@ -57,3 +57,23 @@ function checkLevel(option: string, level: unknown, options: LoggerOptions): voi
 function describe(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value) : Array.isArray(value) ? 'an array' : String(value);
 }
+
+/**
+ * What a crash report may hand to the logger as `err`: the thrown value itself when it can be
+ * printed, else a description — a value whose getters throw (`message`, `toJSON`, …) must not
+ * make the report, and with it the supervisor's decision, fail. Only on crash paths (not hot).
+ */
+export function loggableError(error: unknown): unknown {
+  try {
+    if (error instanceof Error) {
+      void error.message;
+      void error.stack;
+      void error.name;
+      void (error as { cause?: unknown }).cause;
+    }
+    JSON.stringify(error);
+    return error;
+  } catch {
+    return { message: `an unprintable ${typeof error} was thrown (reading it threw)` };
+  }
+}

@@ -1,3 +1,4 @@
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import {
   ActorStoppedError,
@@ -590,5 +591,136 @@ describe('bad input to ask, tell and spawn', () => {
     expect(() => system.unsubscribe('x' as never, 't')).toThrow(ConfigError);
     await expect(startSystem({ modes: { escalateAfter: 3 } as never })).rejects.toThrow(/modes\.escalateAfter/);
     expect(await ref.ask('still fine')).toBe('still fine');
+  });
+});
+
+describe('faults around handlers (review)', () => {
+  it('treats a returned object that only inherits Promise.prototype as a crash, leaving nothing wedged', async () => {
+    const system = await startSystem();
+    const Fake = defineActor<null, 'fake' | 'ping'>({
+      receive(_s, m, ctx) {
+        if (m === 'ping') return void ctx.reply('pong');
+        return Object.create(Promise.prototype) as never;
+      },
+    });
+    const a = system.spawn(Fake, { name: 'a' });
+    const error = await a.ask('fake').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ActorStoppedError);
+    expect((error as ActorStoppedError).crashed).toBe(true);
+    await until(() => system.tree()[0]!.status === 'running');
+    expect(await a.ask('ping')).toBe('pong');
+    await system.shutdown(); // resolves
+  });
+
+  it('restarts an actor that threw a value whose getters throw, even when crash reports are logged', async () => {
+    const system = await startSystem({ logger: pino({ level: 'info' }, { write() {} }) });
+    const Hostile = defineActor<null, 'crash' | 'ping'>({
+      receive(_s, m, ctx) {
+        if (m === 'crash') {
+          throw {
+            get message(): string {
+              throw new Error('hostile getter');
+            },
+          };
+        }
+        ctx.reply('pong');
+      },
+    });
+    const bad = system.spawn(Hostile, { name: 'bad' });
+    bad.tell('crash');
+    await until(() => system.tree()[0]!.restarts === 1 && system.tree()[0]!.status === 'running');
+    expect(await bad.ask('ping')).toBe('pong');
+  });
+
+  it('rejects, never throws, a ctx.ask given something that is not a ref', async () => {
+    const system = await startSystem();
+    const Asker = defineActor<null, unknown>({
+      receive(_s, _m, ctx) {
+        let thrown: unknown = null;
+        let asked: Promise<unknown> | null = null;
+        try {
+          asked = ctx.ask(undefined as never, 'x');
+        } catch (error) {
+          thrown = error;
+        }
+        const reply = ctx.deferReply();
+        void asked!.catch((e: unknown) => reply({ thrown, rejected: e }));
+      },
+    });
+    const outcome = (await system.spawn(Asker).ask('go')) as { thrown: unknown; rejected: unknown };
+    expect(outcome.thrown).toBeNull();
+    expect(outcome.rejected).toBeInstanceOf(ConfigError);
+  });
+
+  it("does not charge another actor's ask to a busy async handler that merely queued it", async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    const refs: { a?: ActorRef; b?: ActorRef } = {};
+    let out: unknown;
+    refs.b = system.spawn(
+      defineActor<null, unknown>({
+        receive() {
+          // a promise chain: its continuation runs later, from the scheduler's drain
+          return Promise.resolve()
+            .then(() => refs.a!.ask('hello', { timeoutMs: 1000 }))
+            .then(
+              (v) => void (out = v),
+              (e: unknown) => void (out = e),
+            ) as never;
+        },
+      }),
+    );
+    refs.a = system.spawn(
+      defineActor<null, unknown>({
+        async receive(_s, m, ctx) {
+          if (m === 'hello') return void ctx.reply('hi');
+          await null;
+          refs.b!.tell('work'); // queued from inside A's tracked run
+          await new Promise<void>((resolve) => clock.setTimeout(resolve, 50));
+        },
+      }),
+    );
+    refs.a.tell('go');
+    for (let i = 0; i < 10; i++) await nextTurn();
+    clock.advance(50);
+    await until(() => out !== undefined);
+    expect(out).toBe('hi');
+  });
+
+  it('does not charge an ask from a timer to an unrelated async handler in flight', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    let answer: unknown;
+    const B = defineActor<null, { t: 'status'; a: ActorRef }>({
+      receive(_s, msg, ctx) {
+        const reply = ctx.deferReply();
+        ctx.ask(msg.a, 'config').then(reply, reply);
+      },
+    });
+    const b = system.spawn(B);
+    const A = defineActor<null, string>({
+      async receive(_s, m, ctx) {
+        if (m === 'config') return void ctx.reply('cfg');
+        if (m === 'start') {
+          clock.setTimeout(() => {
+            ctx.ask(b, { t: 'status', a: ctx.self }).then(
+              (v) => (answer = v),
+              (e: unknown) => (answer = e),
+            );
+          }, 10);
+          return;
+        }
+        await new Promise<void>((resolve) => clock.setTimeout(resolve, 50)); // 'slow', unrelated
+      },
+    });
+    const a = system.spawn(A);
+    a.tell('start');
+    a.tell('slow');
+    for (let t = 0; t < 60; t += 5) {
+      for (let i = 0; i < 3; i++) await nextTurn();
+      clock.advance(5);
+    }
+    await until(() => answer !== undefined);
+    expect(answer).toBe('cfg');
   });
 });

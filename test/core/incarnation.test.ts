@@ -291,3 +291,60 @@ describe('deep trees', () => {
     expect(leaf.alive).toBe(false);
   });
 });
+
+describe('restarts racing with exits (review)', () => {
+  it('holds, not stops, a child that crashes while its supervisor is ending for a restart', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    const SlowTerminate = defineActor<null, unknown>({
+      receive() {},
+      terminate: () => new Promise<void>((resolve) => clock.setTimeout(resolve, 100)),
+    });
+    await system.start(
+      supervisor('top', {
+        strategy: 'one-for-all',
+        children: [
+          supervisor('s', { strategy: 'one-for-one', children: [child('w', Crasher), child('slow', SlowTerminate)] }),
+          child('c', Crasher),
+        ],
+      }),
+    );
+    const w = system.lookup('/top/s/w') as ActorRef<CrasherMsg>;
+    (system.lookup('/top/c') as ActorRef<CrasherMsg>).tell({ type: 'crash' }); // /top restarts all
+    await settle();
+    w.tell({ type: 'crash' }); // /top/s is ending (slow's terminate takes 100 ms); w not held yet
+    await advance(clock, 300);
+    expect(system.lookup('/top/s/w')).toBe(w);
+    expect(w.alive).toBe(true);
+    expect(system.tree()[0]!.children[0]!.children.map((n) => n.name)).toEqual(['w', 'slow']);
+    expect(await w.ask({ type: 'work', value: 'back' })).toBe('back');
+    const stopped = system.shutdown(); // slow's terminate runs on the simulated clock
+    await advance(clock, 200);
+    await stopped;
+  });
+
+  it("does not let an ended incarnation's ctx.stop() end the next one", async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    const Stopper = defineActor<null, string>({
+      async receive(_s, m, ctx) {
+        if (m === 'ping') return void ctx.reply('pong');
+        ctx.stop();
+        await new Promise<void>((resolve) => clock.setTimeout(resolve, 100));
+      },
+    });
+    await system.start(
+      supervisor('s', {
+        strategy: 'one-for-all',
+        children: [child('a', Stopper, { restart: 'transient', shutdownMs: 10 }), child('b', Crasher)],
+      }),
+    );
+    const a = system.lookup('/s/a') as ActorRef<string>;
+    a.tell('stop-later');
+    await settle();
+    (system.lookup('/s/b') as ActorRef<CrasherMsg>).tell({ type: 'crash' }); // a is killed and restarted
+    await advance(clock, 200);
+    expect(a.alive).toBe(true);
+    expect(await a.ask('ping')).toBe('pong');
+  });
+});
