@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, type InspectionEvent } from 'xstate';
-import { Admission, Breaker, type BreakerOptions, type BreakerState, breakerMachine, breakerOptions, nominalResetMs } from '../src/resilience/breaker.js';
-import { SimulatedClock } from '../src/util/clock.js';
-import { ConfigError } from '../src/util/errors.js';
+import { Admission, Breaker, type BreakerOptions, type BreakerState, breakerMachine, breakerOptions, nominalResetMs } from '../../src/resilience/breaker.js';
+import { SimulatedClock } from '../../src/util/clock.js';
+import { ConfigError } from '../../src/util/errors.js';
 
 /** The machine alone, on a simulated clock, with every snapshot value recorded via inspection. */
 function machine(options: BreakerOptions = {}, random = () => 0) {

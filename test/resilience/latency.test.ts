@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../src/util/errors.js';
-import { LatencyHistogram } from '../src/resilience/latency.js';
-import { seededRandom } from '../actors/rng.js';
+import { ConfigError } from '../../src/util/errors.js';
+import { LatencyHistogram } from '../../src/resilience/latency.js';
+import { seededRandom } from '../../actors/rng.js';
 
 const seeded = seededRandom;
 

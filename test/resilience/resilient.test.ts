@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Breaker } from '../src/resilience/breaker.js';
-import { SimulatedClock } from '../src/util/clock.js';
-import { CircuitOpenError, ConfigError, TimeoutError } from '../src/util/errors.js';
-import { type AttemptContext, resilient, type ResilientPolicy } from '../src/resilience/resilient.js';
+import { Breaker } from '../../src/resilience/breaker.js';
+import { SimulatedClock } from '../../src/util/clock.js';
+import { CircuitOpenError, ConfigError, TimeoutError } from '../../src/util/errors.js';
+import { type AttemptContext, resilient, type ResilientPolicy } from '../../src/resilience/resilient.js';
 
 /** Lets promise callbacks run (no real timer is involved: every delay is on the simulated clock). */
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
