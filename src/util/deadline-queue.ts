@@ -111,16 +111,19 @@ export class DeadlineQueue<E extends DeadlineEntry = DeadlineEntry> {
   add(entry: E, timeoutMs: number): void {
     const last = this.last;
     if (this.byTurn && last !== null && last.timeoutMs === timeoutMs) {
-      // hot path of a turn-stamped queue (the list used last is a shared one): no clock read,
-      // no map lookup, no timer unless the turn is new
+      // Hot path of a turn-stamped queue (the list used last is a shared one): no clock read, no
+      // map lookup, no timer unless the turn is new. Kept this small so that V8 inlines `add`
+      // into the caller; everything else is in addSlow.
       entry.list = last;
       entry.turn = this.turn;
       last.append(entry);
       this.pending++;
       if (this.armedFor !== -Infinity) this.armClose();
-      return;
-    }
-    let list = last;
+    } else this.addSlow(entry, timeoutMs);
+  }
+
+  private addSlow(entry: E, timeoutMs: number): void {
+    let list = this.last;
     if (list === null || list.timeoutMs !== timeoutMs) {
       list = this.lists.get(timeoutMs) ?? this.listFor(timeoutMs);
       if (list.index < 0) this.last = list;
@@ -131,11 +134,9 @@ export class DeadlineQueue<E extends DeadlineEntry = DeadlineEntry> {
       entry.turn = this.turn;
       list.append(entry);
       if (this.armedFor !== -Infinity) this.armClose();
-    } else this.addTimed(entry, list, timeoutMs);
-  }
-
-  /** `add` for an entry stamped by the clock: in a shared list, or alone in the heap. */
-  private addTimed(entry: E, list: DeadlineList, timeoutMs: number): void {
+      return;
+    }
+    // stamped by the clock: in a shared list of a clock-stamped queue, or alone in the heap
     const deadline = this.clock.now() + timeoutMs;
     entry.deadline = deadline;
     entry.turn = null;
