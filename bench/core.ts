@@ -110,7 +110,10 @@ function tell(o: Options, count: number, warm: boolean): Experiment {
    *  slow the fastest contestants most. */
   function result<T>(fixture: Fixture<T>, m: number, t0: number, after: number[]) {
     const ms = performance.now() - t0;
-    check(after.every((t, a) => t - fixture.totals[a]! === sumBelow(m)), 'totals after the run');
+    check(
+      after.every((t, a) => t - fixture.totals[a]! === sumBelow(m)),
+      'totals after the run',
+    );
     fixture.totals = after;
     return { rate: perSecond(count * m, ms) };
   }
@@ -135,10 +138,17 @@ function tell(o: Options, count: number, warm: boolean): Experiment {
     },
     () => nactStop(nactSystem!),
   );
-  const stopAll = (actors: { stop(): unknown }[]) => void actors.forEach((actor) => actor.stop());
+  const stopAll = (actors: { stop(): unknown }[]) => {
+    for (const actor of actors) actor.stop();
+  };
   const transition = fixtures(warm, teardowns, async () => Array.from({ length: count }, () => createActor(transitionCounter).start()), stopAll);
   const machine = fixtures(warm, teardowns, async () => Array.from({ length: count }, () => createActor(machineCounter).start()), stopAll);
-  const floorFx = fixtures(warm, teardowns, async () => Array.from({ length: count }, () => new ArrayQueue()), () => {});
+  const floorFx = fixtures(
+    warm,
+    teardowns,
+    async () => Array.from({ length: count }, () => new ArrayQueue()),
+    () => {},
+  );
 
   return {
     title: `tell → ${count} actor${many ? 's' : ''}, ${warm ? 'warm' : 'fresh'}`,
@@ -487,5 +497,16 @@ function spawning(o: Options): Experiment {
 
 export const core: Suite = {
   name: 'core',
-  experiments: (o) => [tell(o, 1, false), tell(o, 1, true), tell(o, 1000, false), tell(o, 1000, true), asks(o, 1), asks(o, 100), askBreaker(o), askPool(o, 1), askPool(o, 3), spawning(o)],
+  experiments: (o) => [
+    tell(o, 1, false),
+    tell(o, 1, true),
+    tell(o, 1000, false),
+    tell(o, 1000, true),
+    asks(o, 1),
+    asks(o, 100),
+    askBreaker(o),
+    askPool(o, 1),
+    askPool(o, 3),
+    spawning(o),
+  ],
 };

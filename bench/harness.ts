@@ -219,7 +219,7 @@ export function table(rows: Row[]): string {
     return line;
   });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((line) => line[i]!.length)));
-  const render = (line: string[]) => '| ' + line.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |';
+  const render = (line: string[]) => `| ${line.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   return [render(header), render(widths.map((w) => '-'.repeat(w))), ...body.map(render)].join('\n');
 }
 

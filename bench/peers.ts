@@ -18,6 +18,7 @@ import { assign, fromTransition, setup } from 'xstate';
 // ---- nact ------------------------------------------------------------------------------
 
 /** nact refs are opaque; its typings cannot type a reply channel, so refs are kept loose here. */
+// biome-ignore lint/suspicious/noExplicitAny: see above
 export type NactRef = Ref<any>;
 export type NactSystem = ActorSystemRef;
 

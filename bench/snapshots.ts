@@ -105,7 +105,9 @@ function rawWriter(dirs: string[]): RawWriter {
   const dir = tempDir();
   dirs.push(dir);
   const db = rawDatabase(join(dir, 'raw.db'), 65536);
-  db.exec('CREATE TABLE snapshots (path TEXT NOT NULL, holder TEXT NOT NULL, seq INTEGER NOT NULL, taken_at INTEGER NOT NULL, version INTEGER NOT NULL, codec TEXT NOT NULL, checksum INTEGER NOT NULL, data BLOB NOT NULL)');
+  db.exec(
+    'CREATE TABLE snapshots (path TEXT NOT NULL, holder TEXT NOT NULL, seq INTEGER NOT NULL, taken_at INTEGER NOT NULL, version INTEGER NOT NULL, codec TEXT NOT NULL, checksum INTEGER NOT NULL, data BLOB NOT NULL)',
+  );
   const insert = db.prepare(`INSERT INTO snapshots (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
   const write = db.transaction((rows: SnapshotRow[], from: number, to: number) => {
     for (let i = from; i < to; i++) {
@@ -284,9 +286,12 @@ async function partnerSystem(kind: PartnerStore, logger: SystemOptions['logger']
   const system = await ActorSystem.start({ logger, store: openStore(kind) });
   system.spawn(Holder, { name: HOLDER.slice(1) });
   const refs = traderOptions.map((options) => system.spawn(Trader, options));
-  refs.forEach((ref, a) => ref.tell(state(a, 1)));
+  for (const [a, ref] of refs.entries()) ref.tell(state(a, 1));
   const ids = await Promise.all(refs.map((ref) => ref.ask<number>('id'))); // the states are in
-  check(ids.every((id, a) => id === a), 'every trader holds its state');
+  check(
+    ids.every((id, a) => id === a),
+    'every trader holds its state',
+  );
   const seqs = await system.checkpoint();
   check(Object.keys(seqs).length === ACTORS && Object.values(seqs).every((seq) => seq === 1), 'every trader snapshotted once');
   const stored = system.snapshots(partnerPaths[0]!);

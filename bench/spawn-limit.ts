@@ -38,8 +38,38 @@ if (process.argv[2] === 'breakdown') {
     keep.length = 0;
     time('plain 30-field objects', () => {
       for (let i = 0; i < N; i++) {
-        keep.push({ a: i, b: null, c: null, d: 0, e: 1, f: null, g: null, h: null, i: null, j: null, k: null, l: null, m: null, n: null, o: null,
-          p: null, q: null, r: null, s: null, t: null, u: null, v: null, w: null, x: null, y: null, z: null, aa: null, bb: null, cc: null, dd: null });
+        keep.push({
+          a: i,
+          b: null,
+          c: null,
+          d: 0,
+          e: 1,
+          f: null,
+          g: null,
+          h: null,
+          i: null,
+          j: null,
+          k: null,
+          l: null,
+          m: null,
+          n: null,
+          o: null,
+          p: null,
+          q: null,
+          r: null,
+          s: null,
+          t: null,
+          u: null,
+          v: null,
+          w: null,
+          x: null,
+          y: null,
+          z: null,
+          aa: null,
+          bb: null,
+          cc: null,
+          dd: null,
+        });
       }
     });
     keep.length = 0;

@@ -32,8 +32,7 @@ interface Inits {
   inits: number;
 }
 
-const XSTATE_NO_RESTART =
-  'XState v5 has no restart supervision: an actor whose logic throws ends with an error snapshot and stays stopped (respawning is by hand)';
+const XSTATE_NO_RESTART = 'XState v5 has no restart supervision: an actor whose logic throws ends with an error snapshot and stays stopped (respawning is by hand)';
 
 // ---- Genesis ---------------------------------------------------------------------------
 

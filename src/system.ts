@@ -119,7 +119,7 @@ function storeOpener(store: SystemOptions['store'], durability: SystemOptions['d
     return () => new SqliteSnapshotStore({ path, durability: durability ?? 'process' });
   }
   if (typeof store === 'object' && store !== null && typeof (store as SnapshotStore).writeBatch === 'function') return () => store;
-  throw new ConfigError('store', 'must be a file path, \':memory:\', a SnapshotStore or false');
+  throw new ConfigError('store', "must be a file path, ':memory:', a SnapshotStore or false");
 }
 
 const SYSTEM_KEYS = ['name', 'store', 'durability', 'logger', 'clock', 'modes', 'askTimeoutMs', 'deadLetterCapacity', 'random'];
@@ -191,10 +191,7 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
     }
     this.clock = clock;
     this.log = createLogger(this.name, options.logger);
-    this.deadLetters = new DeadLetters(
-      options.deadLetterCapacity === undefined ? 1000 : positiveInteger('deadLetterCapacity', options.deadLetterCapacity),
-      this.log,
-    );
+    this.deadLetters = new DeadLetters(options.deadLetterCapacity === undefined ? 1000 : positiveInteger('deadLetterCapacity', options.deadLetterCapacity), this.log);
     if (options.random !== undefined && typeof options.random !== 'function') throw new ConfigError('random', 'must be a function returning [0, 1)');
     if (options.modes !== undefined) {
       // Nothing about modes is configurable yet: refuse anything but an empty object, so that a
@@ -283,7 +280,7 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
       }
       siblings.delete(name); // a failed (or replaced) node gives way to a new one
     }
-    const path = parent === null ? '/' + name : parent.path + '/' + name;
+    const path = parent === null ? `/${name}` : `${parent.path}/${name}`;
     const cell = new ActorCell(this, behavior, parent, name, path, args, mailbox, spec);
     if (spec.snapshot !== null || spec.partners.length > 0) cell.hooks = this.snapshotting.attach(cell, spec.snapshot, spec.partners);
     siblings.set(name, cell);
@@ -337,7 +334,7 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
     const parts = path.split('/');
     let cell = this.topLevel.get(parts[1]!);
     for (let i = 2; cell !== undefined && i < parts.length; i++) cell = cell.children?.get(parts[i]!);
-    return cell !== undefined && cell.isAlive ? cell.ref : undefined;
+    return cell?.isAlive ? cell.ref : undefined;
   }
 
   /**
@@ -572,4 +569,3 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
 }
 
 export type { ExitReason };
-

@@ -29,7 +29,10 @@ const { values } = parseArgs({
 });
 const total = Number(values.events);
 const chunk = Number(values.chunk);
-for (const [name, value] of [['events', total], ['chunk', chunk]] as const) {
+for (const [name, value] of [
+  ['events', total],
+  ['chunk', chunk],
+] as const) {
   if (!Number.isInteger(value) || value <= 0) {
     console.error(`--${name} must be a positive integer (got ${values[name]})`);
     process.exit(2);
@@ -56,12 +59,14 @@ live('/trading/portfolio').tell('new-session');
 console.log(resumed ? `Resumed the portfolio from ${values.db}` : `Fresh portfolio (snapshots go to ${values.db})`);
 
 // Crash each working actor once along the run.
-const chaos = values['no-chaos'] ? [] : [
-  { at: 0.3, path: '/trading/strategy' },
-  { at: 0.5, path: '/trading/feed' },
-  { at: 0.6, path: '/trading/portfolio' },
-  { at: 0.7, path: '/trading/decisions' },
-];
+const chaos = values['no-chaos']
+  ? []
+  : [
+      { at: 0.3, path: '/trading/strategy' },
+      { at: 0.5, path: '/trading/feed' },
+      { at: 0.6, path: '/trading/portfolio' },
+      { at: 0.7, path: '/trading/decisions' },
+    ];
 
 const started = performance.now();
 let lastProgress = started;
@@ -98,8 +103,7 @@ if (process.stdout.isTTY) process.stdout.write('\n');
 
 const seconds = (performance.now() - started) / 1000;
 const metrics = system.metrics();
-const restarts = (nodes: TreeNode[]): string[] =>
-  nodes.flatMap((n) => [...(n.restarts ? [`${n.path} ×${n.restarts}`] : []), ...restarts(n.children)]);
+const restarts = (nodes: TreeNode[]): string[] => nodes.flatMap((n) => [...(n.restarts ? [`${n.path} ×${n.restarts}`] : []), ...restarts(n.children)]);
 console.log(`\nProcessed ${total.toLocaleString('en')} price events in ${seconds.toFixed(2)} s (${Math.round(total / seconds).toLocaleString('en')} events/s)`);
 console.log(`Restarts: ${restarts(system.tree()).join(', ') || 'none'} · chunks re-sent: ${retried}`);
 const breakers = (nodes: TreeNode[]): string[] =>

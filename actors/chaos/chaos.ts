@@ -118,8 +118,7 @@ export function crashable<S, M, A>(behavior: Behavior<S, M, A>): Behavior<S, M |
   return defineActor<S, M | typeof CRASH, A>({
     ...(behavior as ActorDefinition<S, M, A>),
     ...(receive && {
-      receive: (state: S, msg: M | typeof CRASH, ctx: Context<M | typeof CRASH>) =>
-        msg === CRASH ? inject(ctx) : receive(state, msg as M, ctx as Context<M>),
+      receive: (state: S, msg: M | typeof CRASH, ctx: Context<M | typeof CRASH>) => (msg === CRASH ? inject(ctx) : receive(state, msg as M, ctx as Context<M>)),
     }),
     ...(receiveBatch && {
       receiveBatch: (state: S, msgs: Array<M | typeof CRASH>, ctx: Context<M | typeof CRASH>) =>

@@ -224,6 +224,7 @@ export const enum Handler {
  * const echo: ActorRef<string> = system.spawn(Echo);
  * ```
  */
+// biome-ignore lint/suspicious/noExplicitAny: the defaults make Behavior (unparametrised) accept every behavior
 export interface Behavior<S = any, M = any, A = any> extends Readonly<ActorDefinition<S, M, A>> {
   readonly version: number;
   readonly [BEHAVIOR]: true;
@@ -249,6 +250,7 @@ const HANDLERS = ['init', 'receive', 'receiveBatch', 'onEvent', 'onSignal', 'ter
  * });
  * ```
  */
+// biome-ignore lint/suspicious/noExplicitAny: args default to any so that init may leave them untyped
 export function defineActor<S, M = unknown, A = any>(definition: ActorDefinition<S, M, A>): Behavior<S, M, A> {
   if (definition === null || typeof definition !== 'object') {
     throw new ConfigError('defineActor(definition)', `must be an object of handlers (got ${definition})`);

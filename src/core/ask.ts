@@ -132,11 +132,7 @@ let latencySample = 0;
 
 /** Every crash of the target counts (whatever it threw), as do its timeouts and a full mailbox. */
 function countsAgainstTarget(error: unknown): boolean {
-  return (
-    error instanceof TimeoutError ||
-    error instanceof MailboxFullError ||
-    (error instanceof ActorStoppedError && error.crashed)
-  );
+  return error instanceof TimeoutError || error instanceof MailboxFullError || (error instanceof ActorStoppedError && error.crashed);
 }
 
 /** The asks of one timeout value, in deadline order; or, in the heap, one ask alone. */

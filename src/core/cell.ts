@@ -160,15 +160,14 @@ export class ActorCell extends Incarnation implements Target, ContextHost {
       return;
     }
     (target.life.watchers ??= new Set()).add(this);
-    const self: ActorCell = this;
-    (self.life.watching ??= new Set()).add(target); // to leave the target's set when this one stops
+    // (`this` is the final layer here: an ActorCell's lifecycle holds ActorCells)
+    (this.life.watching ??= new Set()).add(target as this); // to leave the target's set when this one stops
   }
 
   unwatch(ref: ActorRef): void {
     const target = cellOf(ref);
-    const self: ActorCell = this;
     target.watchers?.delete(this);
-    self.lifecycle?.watching?.delete(target);
+    this.lifecycle?.watching?.delete(target as this);
   }
 
   stop(): void {
@@ -177,7 +176,6 @@ export class ActorCell extends Incarnation implements Target, ContextHost {
     // Called outside a handler (a timer, say): exit now.
     if (this.system.current !== this && !this.busy && this.status === Status.Running) this.afterHandler();
   }
-
 
   // ---- Death watch and the end --------------------------------------------------------
 

@@ -95,7 +95,8 @@ export function matchesTopic(tokens: CompiledPattern, topic: string): boolean {
     for (let i = 0; i < n; i++) {
       if (states[i] === 0) continue;
       const t = tokens[i]!;
-      if (t === ANY || (t === ONE && c !== DOT)) next[i] = 1; // the wildcard takes c and stays
+      if (t === ANY || (t === ONE && c !== DOT))
+        next[i] = 1; // the wildcard takes c and stays
       else if (t === c) next[i + 1] = 1;
       else continue;
       alive = true;

@@ -91,7 +91,6 @@ export abstract class Incarnation extends RunLoop {
     for (const resolve of waiters) resolve(started);
   }
 
-
   // ---- Failure ---------------------------------------------------------------------------
 
   /**
@@ -384,7 +383,6 @@ export abstract class Incarnation extends RunLoop {
       this.undeliverable(message, this.meta, 'stopped');
     }
   }
-
 
   /** A new context for incarnation `epoch` (the old one goes dead). */
   protected abstract newContext(epoch: number): ActorContext;

@@ -87,7 +87,6 @@ export function mailboxConfig(options: MailboxOptions | undefined, option = 'mai
   return config;
 }
 
-
 /** Outcome of `Mailbox.offer`. */
 export const enum Offer {
   Accepted = 0,

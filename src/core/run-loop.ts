@@ -188,10 +188,9 @@ export abstract class RunLoop extends Mailbox implements Runnable, AskParty {
       this.undeliverable(message, meta, 'stopped');
       return false;
     }
-    const mailbox: Mailbox = this;
-    const offered = mailbox.offer(priority, message, meta);
+    const offered = this.offer(priority, message, meta);
     if (offered !== Offer.Accepted) {
-      const overflow = mailbox.config.overflow;
+      const overflow = this.config.overflow;
       if (offered === Offer.Refused) {
         this.undeliverable(message, meta, overflow === 'reject' ? 'rejected' : overflow === 'drop-newest' ? 'dropped-newest' : 'dropped-oldest');
         return false;
@@ -221,7 +220,10 @@ export abstract class RunLoop extends Mailbox implements Runnable, AskParty {
 
   protected undeliverable(message: unknown, meta: unknown, reason: DeadLetterReason): void {
     if (meta === SIGNAL) return; // signals to a dead actor have no one to inform
-    if (meta === CONTROL) return (message as Control).done(new ActorStoppedError(this.path));
+    if (meta === CONTROL) {
+      (message as Control).done(new ActorStoppedError(this.path));
+      return;
+    }
     if (meta === EVENT) {
       this.system.deadLetters.record(this.path, message, reason === 'stopped' ? 'stopped' : 'undeliverable');
       return;
@@ -267,12 +269,11 @@ export abstract class RunLoop extends Mailbox implements Runnable, AskParty {
 
   private handleMessages(): number {
     const system = this.system;
-    const mailbox: Mailbox = this;
-    const limit = mailbox.config.throughput;
+    const limit = this.config.throughput;
     system.current = this;
     let handled = 0;
     while (true) {
-      if (mailbox.isEmpty) {
+      if (this.isEmpty) {
         this.scheduled = false;
         break;
       }
@@ -280,9 +281,9 @@ export abstract class RunLoop extends Mailbox implements Runnable, AskParty {
         system.scheduler.enqueue(this); // fairness: back of the queue, still scheduled
         break;
       }
-      const message = mailbox.take();
-      const meta = mailbox.meta;
-      if (meta === undefined) handled += this.handleTell(message, mailbox.lane);
+      const message = this.take();
+      const meta = this.meta;
+      if (meta === undefined) handled += this.handleTell(message, this.lane);
       else {
         handled++;
         if (meta instanceof PendingAsk) this.handleAsk(message, meta);
@@ -316,9 +317,8 @@ export abstract class RunLoop extends Mailbox implements Runnable, AskParty {
     }
     // Batch the consecutive tells of this priority, up to batchSize.
     const batch = [message];
-    const mailbox: Mailbox = this;
-    const max = mailbox.config.batchSize;
-    if (lane !== SYSTEM_LANE) while (batch.length < max && mailbox.nextIsTellInLane(lane)) batch.push(mailbox.take());
+    const max = this.config.batchSize;
+    if (lane !== SYSTEM_LANE) while (batch.length < max && this.nextIsTellInLane(lane)) batch.push(this.take());
     try {
       result =
         (behavior[ASYNC_HANDLERS] & Handler.ReceiveBatch) === 0
@@ -364,9 +364,7 @@ export abstract class RunLoop extends Mailbox implements Runnable, AskParty {
     let result: unknown;
     try {
       result =
-        (behavior[ASYNC_HANDLERS] & Handler.OnEvent) === 0
-          ? behavior.onEvent!(this.state, event, this.ctx)
-          : this.tracked(behavior.onEvent as never, this.state, event);
+        (behavior[ASYNC_HANDLERS] & Handler.OnEvent) === 0 ? behavior.onEvent!(this.state, event, this.ctx) : this.tracked(behavior.onEvent as never, this.state, event);
     } catch (error) {
       this.endRun();
       this.crash(error, event, EVENT, 'onEvent');
@@ -400,10 +398,7 @@ export abstract class RunLoop extends Mailbox implements Runnable, AskParty {
     if (onSignal === undefined) return;
     let result: unknown;
     try {
-      result =
-        (behavior[ASYNC_HANDLERS] & Handler.OnSignal) === 0
-          ? onSignal(this.state, signal, this.ctx)
-          : this.tracked(onSignal as never, this.state, signal);
+      result = (behavior[ASYNC_HANDLERS] & Handler.OnSignal) === 0 ? onSignal(this.state, signal, this.ctx) : this.tracked(onSignal as never, this.state, signal);
     } catch (error) {
       this.endRun();
       this.crash(error, signal, SIGNAL, 'onSignal');

@@ -152,8 +152,7 @@ export function childSpec(options: ChildOptions | undefined, at: string): ChildS
       : Object.freeze({
           restart: options.restart ?? DEFAULT_CHILD_SPEC.restart,
           shutdownMs: options.shutdownMs === undefined ? DEFAULT_CHILD_SPEC.shutdownMs : positiveNumber(`${at}shutdownMs`, options.shutdownMs),
-          maxMessageCrashes:
-            options.maxMessageCrashes === undefined ? 1 : positiveInteger(`${at}maxMessageCrashes`, options.maxMessageCrashes),
+          maxMessageCrashes: options.maxMessageCrashes === undefined ? 1 : positiveInteger(`${at}maxMessageCrashes`, options.maxMessageCrashes),
           essential: options.essential ?? false,
           snapshot: snapshotConfig(options.snapshot, at),
           partners: Object.freeze(checkPartners(options.partners, at)),
@@ -174,4 +173,3 @@ function childBreaker(option: ChildOptions['breaker'], essential: boolean | unde
   const options = essential && rest.essential === undefined ? { ...rest, essential: true } : rest;
   return { breaker: breakerOptions(options, `${at}breaker`), fallback };
 }
-

@@ -126,7 +126,9 @@ export class MemorySnapshotStore implements SnapshotStore {
   }
 
   get(path: string, seq: number): SnapshotRow | undefined {
-    const row = this.open().get(path)?.own.find((r) => r.seq === seq);
+    const row = this.open()
+      .get(path)
+      ?.own.find((r) => r.seq === seq);
     return row === undefined ? undefined : copy(row);
   }
 

@@ -229,7 +229,11 @@ export class Snapshots {
     const promise = new Promise<number>((resolve) => this.commitWaiters.push({ resolve, seq: row.seq, slot }));
     const waiters = slot.waiters; // those who asked for exactly this snapshot
     slot.waiters = null;
-    if (waiters !== null) void promise.then((seq) => waiters.forEach((w) => w(seq)));
+    if (waiters !== null) {
+      void promise.then((seq) => {
+        for (const w of waiters) w(seq);
+      });
+    }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flush);

@@ -205,9 +205,7 @@ export class SqliteSnapshotStore implements SnapshotStore {
       // silently. No `LIMIT ?`: a bound limit measured 2–3× slower than a literal one (or none) here.
       this.selectLatest = db.prepare<[string], RawRow>(`SELECT ${COLUMNS} FROM snapshots WHERE path = ? AND holder = '' ORDER BY seq DESC LIMIT 1`).raw();
       this.selectOwn = db.prepare<[string], RawRow>(`SELECT ${COLUMNS} FROM snapshots WHERE path = ? AND holder = '' ORDER BY seq DESC`).raw();
-      this.selectReplicas = db
-        .prepare<[string], RawRow>(`SELECT ${COLUMNS} FROM snapshots WHERE path = ? AND holder > '' ORDER BY seq DESC, holder`)
-        .raw();
+      this.selectReplicas = db.prepare<[string], RawRow>(`SELECT ${COLUMNS} FROM snapshots WHERE path = ? AND holder > '' ORDER BY seq DESC, holder`).raw();
       this.selectOne = db.prepare<[string, number], RawRow>(`SELECT ${COLUMNS} FROM snapshots WHERE path = ? AND holder = '' AND seq = ?`).raw();
       this.selectMaxSeq = db.prepare<[string], number | null>(`SELECT max(seq) FROM snapshots WHERE path = ? AND ${GOOD_SEQ}`).pluck();
       // A skip scan over the index: one seek per path, never a read of the rows themselves. Text

@@ -39,10 +39,7 @@ interface Hedge {
   initialMs: number;
 }
 
-export function checkPoolOptions(
-  options: PoolOptions,
-  at: string,
-): { size: number; routing: Routing; hedge: Hedge | null; supervision: SupervisionConfig } {
+export function checkPoolOptions(options: PoolOptions, at: string): { size: number; routing: Routing; hedge: Hedge | null; supervision: SupervisionConfig } {
   checkObject(`${at}options`, options);
   const size = positiveInteger(`${at}size`, options.size);
   const routing = options.routing ?? 'round-robin';
@@ -127,7 +124,7 @@ function pick(state: PoolState, tried: ActorRef[] | null): ActorRef | null {
   for (let k = 0; k < n; k++) {
     const i = (state.next + k) % n;
     const worker = workers[i]!;
-    if (tried !== null && tried.includes(worker)) continue;
+    if (tried?.includes(worker)) continue;
     const target = cellOf(worker);
     if (target.breaker?.state === 'open' || !target.isActive) {
       if (spare < 0) spare = i;
@@ -227,7 +224,8 @@ class HedgedAsk {
         ended();
         if (this.settled) return;
         const next = this.tried.length < this.hedge.max ? pick(state, this.tried) : null;
-        if (next !== null) this.launch(next); // fail over at once
+        if (next !== null)
+          this.launch(next); // fail over at once
         else if (this.running === 0) {
           this.finish();
           this.reply.fail(error);

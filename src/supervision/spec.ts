@@ -141,6 +141,7 @@ export function supervisor(name: string, options: SupervisorOptions): Supervisor
  * child('strategy', Strategy, { args: { symbol: 'BTC' }, restart: 'permanent', shutdownMs: 1_000 });
  * ```
  */
+// biome-ignore lint/suspicious/noExplicitAny: any state and message; only the args must match
 export function child<A>(name: string, behavior: Behavior<any, any, A>, options: ChildOptions<A> = {}): WorkerSpec {
   return { kind: 'worker', name, behavior, options };
 }
@@ -278,4 +279,3 @@ export function supervisionConfig(options: SupervisorOptions, at: string): Super
 export function isCrash(reason: ExitReason): reason is { error: unknown } {
   return typeof reason === 'object';
 }
-

@@ -111,7 +111,8 @@ export class Supervision implements ChildSupervisor<ActorCell> {
       else log.info(report, `${child.path} exited normally; ${decision}`);
     }
     if (decision === 'stop') void child.stopForGood(reason);
-    else if (decision === 'hold') return; // the owner's ending holds it (it is halted meanwhile)
+    else if (decision === 'hold')
+      return; // the owner's ending holds it (it is halted meanwhile)
     else if (decision === 'escalate') this.escalate(child, reason);
     else void this.restart(child, reason);
   }

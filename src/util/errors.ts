@@ -67,7 +67,10 @@ const GENESIS_CODES = new Set([
  * ```
  */
 export class TimeoutError extends GenesisError {
-  constructor(readonly path: string, readonly timeoutMs: number) {
+  constructor(
+    readonly path: string,
+    readonly timeoutMs: number,
+  ) {
     super('TIMEOUT', `ask to ${path} timed out after ${timeoutMs} ms`);
   }
 }
@@ -82,7 +85,10 @@ export class TimeoutError extends GenesisError {
  * ```
  */
 export class DeadlockError extends GenesisError {
-  constructor(readonly path: string, readonly cycle: string[]) {
+  constructor(
+    readonly path: string,
+    readonly cycle: string[],
+  ) {
     super('DEADLOCK', `ask to ${path} would deadlock: ${cycle.join(' -> ')}`);
   }
 }
@@ -96,7 +102,10 @@ export class DeadlockError extends GenesisError {
  * ```
  */
 export class CircuitOpenError extends GenesisError {
-  constructor(readonly path: string, message = `circuit of ${path} is open`) {
+  constructor(
+    readonly path: string,
+    message = `circuit of ${path} is open`,
+  ) {
     super('CIRCUIT_OPEN', message);
   }
 }
@@ -112,7 +121,10 @@ export class CircuitOpenError extends GenesisError {
  * ```
  */
 export class MailboxFullError extends GenesisError {
-  constructor(readonly path: string, readonly capacity: number) {
+  constructor(
+    readonly path: string,
+    readonly capacity: number,
+  ) {
     super('MAILBOX_FULL', `mailbox of ${path} is full (capacity ${capacity})`);
   }
 }
@@ -148,7 +160,11 @@ export class ActorStoppedError extends GenesisError {
    * `undefined`), false when it stopped or was stopped.
    */
   readonly crashed: boolean;
-  constructor(readonly path: string, message = `actor ${path} is stopped`, options?: { cause?: unknown; crashed?: boolean }) {
+  constructor(
+    readonly path: string,
+    message = `actor ${path} is stopped`,
+    options?: { cause?: unknown; crashed?: boolean },
+  ) {
     super('ACTOR_STOPPED', message, options !== undefined && 'cause' in options ? { cause: options.cause } : undefined);
     this.crashed = options?.crashed ?? false;
   }
@@ -180,7 +196,11 @@ export class SystemStoppedError extends ActorStoppedError {
  * ```
  */
 export class SnapshotCorruptError extends GenesisError {
-  constructor(readonly path: string, readonly seq: number, why: string) {
+  constructor(
+    readonly path: string,
+    readonly seq: number,
+    why: string,
+  ) {
     super('SNAPSHOT_CORRUPT', `snapshot ${seq} of ${path} is unusable: ${why}`);
   }
 }
@@ -194,7 +214,10 @@ export class SnapshotCorruptError extends GenesisError {
  * ```
  */
 export class ConfigError extends GenesisError {
-  constructor(readonly option: string, why: string) {
+  constructor(
+    readonly option: string,
+    why: string,
+  ) {
     super('CONFIG', `invalid ${option}: ${why}`);
   }
 }

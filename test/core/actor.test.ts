@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  ActorStoppedError,
-  type ActorRef,
-  ConfigError,
-  type Context,
-  defineActor,
-  SystemStoppedError,
-} from '../../src/index.js';
+import { ActorStoppedError, type ActorRef, ConfigError, type Context, defineActor, SystemStoppedError } from '../../src/index.js';
 import { nextTurn, startSystem, until } from '../helpers.js';
 
 type CounterMsg = { type: 'add'; n: number } | { type: 'get' } | { type: 'boom' };
@@ -39,7 +32,7 @@ describe('spawn, tell, ask', () => {
     expect(await counter.ask({ type: 'get' })).toBe(10 + 5050);
   });
 
-  it('never runs the receiver inside the sender\'s call stack', async () => {
+  it("never runs the receiver inside the sender's call stack", async () => {
     const system = await startSystem();
     const log: string[] = [];
     const ref = system.spawn(defineActor({ receive: (_s, m: string) => void log.push(m) }));
@@ -154,13 +147,14 @@ describe('receiveBatch', () => {
   it('delivers consecutive tells of one priority in batches of at most batchSize', async () => {
     const system = await startSystem();
     const batches: number[][] = [];
-    const ref = system.spawn(
-      defineActor<null, number>({ receiveBatch: (_s, msgs) => void batches.push([...msgs]) }),
-      { mailbox: { batchSize: 4 } },
-    );
+    const ref = system.spawn(defineActor<null, number>({ receiveBatch: (_s, msgs) => void batches.push([...msgs]) }), { mailbox: { batchSize: 4 } });
     for (let i = 0; i < 10; i++) ref.tell(i);
     await until(() => batches.flat().length === 10);
-    expect(batches).toEqual([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]);
+    expect(batches).toEqual([
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+      [8, 9],
+    ]);
   });
 
   it('never mixes priorities in one batch and takes the more urgent first', async () => {
@@ -173,7 +167,17 @@ describe('receiveBatch', () => {
     ref.tell([0, 3], { priority: 0 });
     ref.tell([4, 4], { priority: 4 });
     await until(() => batches.flat().length === 5);
-    expect(batches).toEqual([[[0, 3]], [[2, 0], [2, 2]], [[4, 1], [4, 4]]]);
+    expect(batches).toEqual([
+      [[0, 3]],
+      [
+        [2, 0],
+        [2, 2],
+      ],
+      [
+        [4, 1],
+        [4, 4],
+      ],
+    ]);
   });
 
   it('delivers an ask alone, as a batch of one, answerable with ctx.reply', async () => {
@@ -328,7 +332,7 @@ describe('stop and shutdown', () => {
     expect(system.deadLetters.counts()).toEqual({ stopped: 1 });
   });
 
-  it('frees a stopped actor\'s name for a new actor', async () => {
+  it("frees a stopped actor's name for a new actor", async () => {
     const system = await startSystem();
     const first = system.spawn(Counter, { name: 'reuse' });
     await system.stop(first);

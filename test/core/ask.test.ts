@@ -28,7 +28,13 @@ describe('ask', () => {
   it('fails with NoReplyError when the handler ends without replying, sync or async', async () => {
     const system = await startSystem();
     await expect(system.spawn(Silent).ask('x')).rejects.toBeInstanceOf(NoReplyError);
-    const asyncSilent = system.spawn(defineActor({ receive: async () => { await Promise.resolve(); } }));
+    const asyncSilent = system.spawn(
+      defineActor({
+        receive: async () => {
+          await Promise.resolve();
+        },
+      }),
+    );
     const error = await asyncSilent.ask('x').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NoReplyError);
     expect((error as NoReplyError).code).toBe('NO_REPLY');
@@ -211,7 +217,7 @@ describe('deadlock detection', () => {
     const Forward = defineActor<ActorRef, string, { to: ActorRef }>({
       init: (args) => args.to,
       async receive(to, m, ctx) {
-        ctx.reply(`${ctx.name}>` + (await ctx.ask(to, m)));
+        ctx.reply(`${ctx.name}>${await ctx.ask(to, m)}`);
       },
     });
     const b = system.spawn(Forward, { name: 'b', args: { to: c } });
@@ -224,7 +230,8 @@ describe('deadlock detection', () => {
     let peer!: ActorRef;
     const A = defineActor<null, string>({
       receive(_s, m, ctx) {
-        if (m === 'start') void ctx.ask(peer, 'ping').catch(() => {}); // fire and forget: A is free
+        if (m === 'start')
+          void ctx.ask(peer, 'ping').catch(() => {}); // fire and forget: A is free
         else ctx.reply('pong from A');
       },
     });
@@ -279,7 +286,7 @@ describe('the breaker of an asked actor', () => {
     expect(system.tree().find((n) => n.name === 'flaky')!.breaker).toBe('closed');
   });
 
-  it('answers from the fallback while an essential actor\'s breaker is open', async () => {
+  it("answers from the fallback while an essential actor's breaker is open", async () => {
     const clock = new SimulatedClock();
     const system = await startSystem({ clock });
     const ref = system.spawn(Flaky, { essential: true, breaker: { failureThreshold: 1, fallback: (msg: unknown) => `cached answer to ${String(msg)}` } });
@@ -343,7 +350,7 @@ describe('deadlock detection across handlers', () => {
   });
 });
 
-describe('asks across an actor\'s life', () => {
+describe("asks across an actor's life", () => {
   it('handles an ask whose caller gave up like any other: deferReply and reply answer no one', async () => {
     const clock = new SimulatedClock();
     const system = await startSystem({ clock });
@@ -545,6 +552,7 @@ describe('breaker accounting of asks', () => {
 
 describe('handler results', () => {
   const hostile = () => ({
+    // biome-ignore lint/suspicious/noThenProperty: a hostile thenable is the point of the test
     then() {
       throw new Error('then exploded');
     },

@@ -4,16 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Crasher, type CrasherMsg, Hanger } from '../../actors/chaos/chaos.js';
-import {
-  type ActorRef,
-  type ActorSystem,
-  child,
-  ConfigError,
-  defineActor,
-  SimulatedClock,
-  supervisor,
-  type TreeSpec,
-} from '../../src/index.js';
+import { type ActorRef, type ActorSystem, child, ConfigError, defineActor, SimulatedClock, supervisor, type TreeSpec } from '../../src/index.js';
 import { nextTurn, startSystem } from '../helpers.js';
 
 async function settle(turns = 5): Promise<void> {
@@ -211,7 +202,7 @@ describe('one stop budget', () => {
     expect(journal).toEqual(['handled', 'terminate a']); // terminate was cut at 1000, not 600 + 800
   });
 
-  it('bounds the stop of a supervisor\'s whole subtree by the supervisor\'s shutdownMs', async () => {
+  it("bounds the stop of a supervisor's whole subtree by the supervisor's shutdownMs", async () => {
     const clock = new SimulatedClock();
     const system = await startSystem({ clock });
     const sup = await system.start(
@@ -303,10 +294,7 @@ describe('restarts racing with exits (review)', () => {
     await system.start(
       supervisor('top', {
         strategy: 'one-for-all',
-        children: [
-          supervisor('s', { strategy: 'one-for-one', children: [child('w', Crasher), child('slow', SlowTerminate)] }),
-          child('c', Crasher),
-        ],
+        children: [supervisor('s', { strategy: 'one-for-one', children: [child('w', Crasher), child('slow', SlowTerminate)] }), child('c', Crasher)],
       }),
     );
     const w = system.lookup('/top/s/w') as ActorRef<CrasherMsg>;

@@ -81,10 +81,7 @@ describe('mailbox ordering through an actor (property)', () => {
         fc.integer({ min: 1, max: 50 }),
         async (sends, throughput) => {
           let seen: Array<[number, number]> = [];
-          const ref = system.spawn(
-            defineActor<null, [number, number]>({ receive: (_s, m) => void seen.push(m) }),
-            { mailbox: { throughput } },
-          );
+          const ref = system.spawn(defineActor<null, [number, number]>({ receive: (_s, m) => void seen.push(m) }), { mailbox: { throughput } });
           for (let i = 0; i < sends.length; i++) {
             ref.tell([sends[i]!.priority, i], { priority: sends[i]!.priority });
             if (sends[i]!.yieldAfter) await Promise.resolve(); // let the scheduler run part-way
@@ -111,7 +108,7 @@ describe('mailbox ordering through an actor (property)', () => {
       fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 1, maxLength: 200 }), async (priorities) => {
         const seen: Array<[number, number]> = [];
         const ref = system.spawn(defineActor<null, [number, number]>({ receive: (_s, m) => void seen.push(m) }));
-        priorities.forEach((p, i) => ref.tell([p, i], { priority: p }));
+        for (const [i, p] of priorities.entries()) ref.tell([p, i], { priority: p });
         await until(() => seen.length === priorities.length);
         const expected = priorities.map((p, i) => [p, i] as [number, number]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
         expect(seen).toEqual(expected);

@@ -109,7 +109,10 @@ describe('the demo after kill -9', () => {
       await new Promise<void>((resolve, reject) => {
         let lines = 0;
         first.stdout!.on('data', (chunk: Buffer) => {
-          lines += chunk.toString().split('\n').filter((l) => l.includes('events/s')).length;
+          lines += chunk
+            .toString()
+            .split('\n')
+            .filter((l) => l.includes('events/s')).length;
           if (lines >= 4) first.kill('SIGKILL');
         });
         first.on('exit', (_code, signal) => (signal === 'SIGKILL' ? resolve() : reject(new Error('the demo ended before it was killed'))));

@@ -45,7 +45,10 @@ function row(path: string, seq: number, ...rest: [state?: unknown, holder?: stri
 const seqs = (rows: SnapshotRow[]) => rows.map((r) => r.seq);
 
 /** Runs an ESM script in a new Node process with tsx (so it can import src/*.ts). */
-function child(script: string, onLine?: (line: string) => void): { done: Promise<{ code: number | null; signal: string | null; out: string; err: string }>; kill: () => void } {
+function child(
+  script: string,
+  onLine?: (line: string) => void,
+): { done: Promise<{ code: number | null; signal: string | null; out: string; err: string }>; kill: () => void } {
   const proc = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -131,7 +134,12 @@ describe.each(kinds)('%s', (_name, make) => {
     expect(back.huge).toBe(2n ** 4096n + 1n);
     expect(decodeRow(store.get('/a', 1)!)).toStrictEqual(state);
     // Scalars and undefined as the whole state.
-    for (const [seq, value] of [[3, undefined], [4, null], [5, 7n], [6, new Uint8Array([9])]] as const) {
+    for (const [seq, value] of [
+      [3, undefined],
+      [4, null],
+      [5, 7n],
+      [6, new Uint8Array([9])],
+    ] as const) {
       store.writeBatch([row('/b', seq, value)], new Map([['/b', 10]]));
       expect(decodeRow(store.get('/b', seq)!)).toStrictEqual(value);
     }
@@ -362,7 +370,10 @@ describe('SqliteSnapshotStore', () => {
     const file = newFile();
     let store = new SqliteSnapshotStore({ path: file });
     const keep = new Map([['/a', 10]]);
-    store.writeBatch([1, 2, 3, 4, 5, 6].map((seq) => row('/a', seq, { seq, pad: 'x'.repeat(50) })), keep);
+    store.writeBatch(
+      [1, 2, 3, 4, 5, 6].map((seq) => row('/a', seq, { seq, pad: 'x'.repeat(50) })),
+      keep,
+    );
     store.writeBatch([row('/a', 9, 'replica', '/p')]);
     store.close();
 
@@ -433,7 +444,7 @@ describe('SqliteSnapshotStore', () => {
     expect(JSON.parse(out)).toEqual({ opened: true, seqs: [1], state: { from: 'parent', big: `${2n ** 100n}n`, m: { map: [[1, 2]] } } });
   });
 
-  it("releases the lock when the owning process is killed (SIGKILL), keeping what it committed", async () => {
+  it('releases the lock when the owning process is killed (SIGKILL), keeping what it committed', async () => {
     const file = newFile();
     let onReady!: () => void;
     const ready = new Promise<void>((r) => (onReady = r));
@@ -556,7 +567,18 @@ describe('SqliteSnapshotStore: damaged, foreign and misplaced files', () => {
     expect(after.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     after.close();
     store = track(new SqliteSnapshotStore({ path: file })); // already current: nothing resealed twice
-    expect(store.own('/a').map((r) => [r.seq, (() => { try { return decodeRow(r); } catch { return 'corrupt'; } })()])).toEqual([
+    expect(
+      store.own('/a').map((r) => [
+        r.seq,
+        (() => {
+          try {
+            return decodeRow(r);
+          } catch {
+            return 'corrupt';
+          }
+        })(),
+      ]),
+    ).toEqual([
       [3, { n: 3 }],
       [2, 'corrupt'],
       [1, { n: 1 }],
@@ -654,7 +676,10 @@ describe('SqliteSnapshotStore: damaged, foreign and misplaced files', () => {
       const store = track(new SqliteSnapshotStore({ path: ':memory:' }));
       const db = (store as unknown as { db: Database.Database }).db;
       const keepBy = new Map([['/a', keep]]);
-      store.writeBatch(Array.from({ length: keep }, (_, i) => row('/a', i + 1)), keepBy);
+      store.writeBatch(
+        Array.from({ length: keep }, (_, i) => row('/a', i + 1)),
+        keepBy,
+      );
       store.writeBatch([row('/a', keep + 1), row('/a', keep + 1, 'r', '/p')], keepBy); // the first write of a range counts it once
       const seen = watch(db, () => {
         for (let seq = keep + 2; seq < keep + 2 + WRITES; seq++) store.writeBatch([row('/a', seq), row('/a', seq, 'r', '/p')], keepBy);

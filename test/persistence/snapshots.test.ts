@@ -99,7 +99,7 @@ describe('snapshots', () => {
   it('writes the snapshots of one event-loop turn in one batch (group commit)', async () => {
     const { system: sys, store } = await system();
     const refs = Array.from({ length: 50 }, (_, i) => sys.spawn(Account, { name: `a${i}`, snapshot: {} }));
-    refs.forEach((r, i) => r.tell({ type: 'add', n: i }));
+    for (const [i, r] of refs.entries()) r.tell({ type: 'add', n: i });
     await nextTurn();
     const seqs = await sys.checkpoint();
     expect(Object.keys(seqs)).toHaveLength(50);
@@ -144,7 +144,7 @@ describe('snapshots', () => {
     expect(sys.metrics().snapshots.corrupt).toBe(1);
   });
 
-  it('falls back to a partner\'s copy when the own snapshots are corrupt', async () => {
+  it("falls back to a partner's copy when the own snapshots are corrupt", async () => {
     const { system: sys, store } = await system();
     const Holder = defineActor({ receive() {} });
     sys.spawn(Holder, { name: 'replica' });
@@ -161,7 +161,7 @@ describe('snapshots', () => {
     ]);
   });
 
-  it('restores from a live partner\'s memory without reading the store when it holds the newest copy', async () => {
+  it("restores from a live partner's memory without reading the store when it holds the newest copy", async () => {
     const { system: sys, store } = await system();
     sys.spawn(defineActor({ receive() {} }), { name: 'replica' });
     const ref = sys.spawn(Account, { name: 'acct', snapshot: { everyMessages: 1 }, partners: ['/replica'] });
@@ -175,7 +175,7 @@ describe('snapshots', () => {
     expect(store.reads).toBe(reads);
   });
 
-  it('uses a dead partner\'s persisted replica, and starts from init when no copy is valid', async () => {
+  it("uses a dead partner's persisted replica, and starts from init when no copy is valid", async () => {
     const { system: sys, store } = await system();
     const Holder = defineActor({ receive() {} });
     const replica = sys.spawn(Holder, { name: 'replica' });
@@ -375,7 +375,10 @@ describe('bounded checkpoint and restore', () => {
     sys.spawn(Gate, { name: 'fine', snapshot: {} }).tell('inc');
     await nextTurn();
     let settled = false;
-    const outcome = sys.checkpoint().catch((e: unknown) => e).finally(() => (settled = true));
+    const outcome = sys
+      .checkpoint()
+      .catch((e: unknown) => e)
+      .finally(() => (settled = true));
     await until(() => store.own('/fine').length === 1); // committed while the other one is stuck
     clock.advance(4999); // the default: the system's ask timeout, 5 s
     await nextTurn();
@@ -393,7 +396,10 @@ describe('bounded checkpoint and restore', () => {
 
     // A timeout of its own, for one actor; bad options are refused.
     settled = false;
-    const one = sys.checkpoint('/stuck', { timeoutMs: 50 }).catch((e: unknown) => e).finally(() => (settled = true));
+    const one = sys
+      .checkpoint('/stuck', { timeoutMs: 50 })
+      .catch((e: unknown) => e)
+      .finally(() => (settled = true));
     clock.advance(49);
     await nextTurn();
     expect(settled).toBe(false);
@@ -420,7 +426,10 @@ describe('bounded checkpoint and restore', () => {
     ref.tell('hang'); // state 2, then stuck
     await nextTurn();
     let settled = false;
-    const outcome = sys.restore('/g', { seq: 1 }).catch((e: unknown) => e).finally(() => (settled = true));
+    const outcome = sys
+      .restore('/g', { seq: 1 })
+      .catch((e: unknown) => e)
+      .finally(() => (settled = true));
     clock.advance(4999);
     await nextTurn();
     expect(settled).toBe(false);

@@ -123,7 +123,11 @@ describe('pool', () => {
     await system.start(pool('p', Mixed, { size: 3, hedge: { afterMs: 20, max: 3 } }));
     const p = system.lookup('/p')!;
     const results: unknown[] = [];
-    for (let i = 0; i < 10; i++) void p.ask(`q${i}`, { timeoutMs: 1000 }).then((r) => results.push(r), (e) => results.push(e));
+    for (let i = 0; i < 10; i++)
+      void p.ask(`q${i}`, { timeoutMs: 1000 }).then(
+        (r) => results.push(r),
+        (e) => results.push(e),
+      );
     await settleOn(clock, 200, 5);
     expect(results).toHaveLength(10);
     expect(results.every((r) => typeof r === 'string' && r.endsWith('by 2'))).toBe(true);
@@ -138,7 +142,10 @@ describe('pool', () => {
     const system = await startSystem({ clock });
     const Silent = defineActor({ receive: (_s, _m, ctx) => void ctx.deferReply() });
     await system.start(pool('p', Silent, { size: 2 }));
-    const answer = system.lookup('/p')!.ask('x', { timeoutMs: 100 }).catch((e: unknown) => e);
+    const answer = system
+      .lookup('/p')!
+      .ask('x', { timeoutMs: 100 })
+      .catch((e: unknown) => e);
     await settleOn(clock, 110, 10);
     expect(await answer).toBeInstanceOf(TimeoutError);
   });
@@ -153,7 +160,11 @@ describe('pool', () => {
       },
     });
     await system.start(pool('p', Fragile, { size: 2, hedge: { afterMs: 50 }, breaker: { failureThreshold: 1, resetTimeoutMs: 60_000 } }));
-    for (const name of ['0', '1']) await system.lookup(`/p/${name}`)!.ask('boom').catch(() => {}); // a crash opens its breaker
+    for (const name of ['0', '1'])
+      await system
+        .lookup(`/p/${name}`)!
+        .ask('boom')
+        .catch(() => {}); // a crash opens its breaker
     expect(system.tree()[0]!.children.map((c) => c.breaker)).toEqual(['open', 'open']);
     let timerFired = false;
     setImmediate(() => (timerFired = true)); // starves if the pool retries in microtasks forever
@@ -214,7 +225,10 @@ describe('pool', () => {
     const system = await startSystem({ clock });
     const Silent = defineActor({ receive: (_s, _m, ctx) => void ctx.deferReply() });
     await system.start(pool('p', Silent, { size: 1 }));
-    const answer = system.lookup('/p')!.ask('x', { timeoutMs: 100 }).catch((e: unknown) => e);
+    const answer = system
+      .lookup('/p')!
+      .ask('x', { timeoutMs: 100 })
+      .catch((e: unknown) => e);
     clock.advance(0.5); // the worker's ask gets 99.5 ms: a one-off timeout
     await nextTurn();
     clock.advance(99.4);
@@ -298,7 +312,7 @@ describe('pool lifecycle', () => {
     expect(await ref.ask('ok')).toBe('ok');
   });
 
-  it('keeps its workers\' refs across a restart of the pool', async () => {
+  it("keeps its workers' refs across a restart of the pool", async () => {
     const system = await startSystem({ clock: new SimulatedClock() });
     const Worker = defineActor<null, string>({
       receive(_s, m, ctx) {

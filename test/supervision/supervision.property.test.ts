@@ -62,9 +62,7 @@ describe('supervision strategies (property)', () => {
             await settle();
             modelCrash(strategy, model, i);
             const actual = system.tree().find((n) => n.name === name)!.children;
-            expect(actual.map((c) => [c.name, c.status, c.restarts])).toEqual(
-              model.filter((c) => c.alive).map((c) => [c.name, 'running', c.restarts]),
-            );
+            expect(actual.map((c) => [c.name, c.status, c.restarts])).toEqual(model.filter((c) => c.alive).map((c) => [c.name, 'running', c.restarts]));
           }
           await system.stop(system.lookup(`/${name}`)!);
         },
@@ -89,7 +87,9 @@ describe('crash storm', () => {
       }),
     );
     await system.start(supervisor('storm', { strategy: 'one-for-one', intensity: { maxRestarts: 100_000, withinMs: 1000 }, children: groups }));
-    const workers = flatten(system.tree()).filter((n) => n.kind === 'worker').map((n) => n.path);
+    const workers = flatten(system.tree())
+      .filter((n) => n.kind === 'worker')
+      .map((n) => n.path);
     expect(workers).toHaveLength(90);
 
     let told = 0;

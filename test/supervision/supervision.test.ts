@@ -168,9 +168,7 @@ describe('restart intensity and escalation', () => {
   it('counts restarts in a sliding window: restarts older than withinMs do not count', async () => {
     const clock = new SimulatedClock();
     const system = await startSystem({ clock });
-    await system.start(
-      supervisor('s', { strategy: 'one-for-one', intensity: { maxRestarts: 2, withinMs: 1000 }, children: [child('w', Crasher)] }),
-    );
+    await system.start(supervisor('s', { strategy: 'one-for-one', intensity: { maxRestarts: 2, withinMs: 1000 }, children: [child('w', Crasher)] }));
     for (const at of [0, 600, 1200, 1800]) {
       clock.advance(at - clock.now());
       crash(system, '/s/w');
@@ -270,9 +268,7 @@ describe('backoff', () => {
   it('keeps messages sent during the backoff and handles them after the restart', async () => {
     const clock = new SimulatedClock();
     const system = await startSystem({ clock });
-    await system.start(
-      supervisor('s', { strategy: 'one-for-one', backoff: { minMs: 50, maxMs: 50, jitter: 0 }, children: [child('w', Crasher)] }),
-    );
+    await system.start(supervisor('s', { strategy: 'one-for-one', backoff: { minMs: 50, maxMs: 50, jitter: 0 }, children: [child('w', Crasher)] }));
     const ref = system.lookup('/s/w') as ActorRef<CrasherMsg>;
     ref.tell({ type: 'crash' });
     await settle();
@@ -285,9 +281,7 @@ describe('backoff', () => {
   it('applies jitter within [1 - jitter, 1 + jitter] of the base delay', async () => {
     const clock = new SimulatedClock();
     const system = await startSystem({ clock, random: () => 1 }); // the largest spread
-    await system.start(
-      supervisor('s', { strategy: 'one-for-one', backoff: { minMs: 100, maxMs: 1000, jitter: 0.5 }, children: [child('w', Crasher)] }),
-    );
+    await system.start(supervisor('s', { strategy: 'one-for-one', backoff: { minMs: 100, maxMs: 1000, jitter: 0.5 }, children: [child('w', Crasher)] }));
     crash(system, '/s/w');
     await settle();
     clock.advance(149);
@@ -331,7 +325,7 @@ describe('watch', () => {
     watcher.tell(target);
     const [down] = (await watcher.ask('get')) as DownSignal[];
     expect(down!.ref).toBe(target);
-    expect(((down!.reason as { error: Error }).error).message).toMatch(/injected crash/);
+    expect((down!.reason as { error: Error }).error.message).toMatch(/injected crash/);
   });
 
   it('stops delivering after unwatch', async () => {
@@ -362,7 +356,10 @@ describe('shutdown', () => {
     await system.start(
       supervisor('app', {
         strategy: 'one-for-one',
-        children: [child('a', Crasher, { args: { journal } }), supervisor('inner', { strategy: 'one-for-all', children: [child('b', Crasher, { args: { journal } }), child('c', Crasher, { args: { journal } })] })],
+        children: [
+          child('a', Crasher, { args: { journal } }),
+          supervisor('inner', { strategy: 'one-for-all', children: [child('b', Crasher, { args: { journal } }), child('c', Crasher, { args: { journal } })] }),
+        ],
       }),
     );
     journal.length = 0;
@@ -449,7 +446,14 @@ describe('crash reports', () => {
     const crashes = lines.filter((l) => l.level === 50);
     const restarts = lines.filter((l) => /^restarted/.test(String(l.msg)));
     expect(crashes).toEqual([
-      expect.objectContaining({ path: '/s/a', supervisor: '/s', strategy: 'rest-for-one', decision: 'restart', restarts: 0, err: expect.objectContaining({ message: 'injected crash of /s/a' }) }),
+      expect.objectContaining({
+        path: '/s/a',
+        supervisor: '/s',
+        strategy: 'rest-for-one',
+        decision: 'restart',
+        restarts: 0,
+        err: expect.objectContaining({ message: 'injected crash of /s/a' }),
+      }),
     ]);
     expect(restarts.map((l) => [l.path, l.restarts])).toEqual([
       ['/s/a', 1],
@@ -479,9 +483,14 @@ describe('shutdown and crashes', () => {
 });
 
 describe('escalation and stopping, with handlers in flight', () => {
-  it('lets a supervisor\'s handler in flight answer its ask when a child escalates into it', async () => {
+  it("lets a supervisor's handler in flight answer its ask when a child escalates into it", async () => {
     const system = await startSystem();
-    const Bad = defineActor({ init() { throw new Error('init'); }, receive() {} });
+    const Bad = defineActor({
+      init() {
+        throw new Error('init');
+      },
+      receive() {},
+    });
     const Parent = defineActor<null, string>({
       async receive(_s, _m, ctx) {
         for (let i = 0; i < 5; i++) {
@@ -526,7 +535,7 @@ describe('escalation and stopping, with handlers in flight', () => {
 });
 
 describe('the root supervisor', () => {
-  it('counts restarts per top-level actor: unrelated actors do not use up each other\'s intensity', async () => {
+  it("counts restarts per top-level actor: unrelated actors do not use up each other's intensity", async () => {
     const system = await startSystem({ clock: new SimulatedClock() });
     const a = system.spawn(Crasher, { name: 'a' });
     const b = system.spawn(Crasher, { name: 'b' });

@@ -1,13 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  ActorStoppedError,
-  CircuitOpenError,
-  ConfigError,
-  GenesisError,
-  isGenesisError,
-  SystemStoppedError,
-  TimeoutError,
-} from '../../src/index.js';
+import { ActorStoppedError, CircuitOpenError, ConfigError, GenesisError, isGenesisError, SystemStoppedError, TimeoutError } from '../../src/index.js';
 
 describe('isGenesisError', () => {
   it('recognises every Genesis error, and by code when one is given', () => {
