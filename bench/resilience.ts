@@ -48,10 +48,7 @@ function opossum(fn: () => Promise<number>, timeoutMs: number): Wrapper {
 }
 
 function cockatiel(fn: () => Promise<number>, timeoutMs: number): Wrapper {
-  const policy = wrap(
-    circuitBreaker(handleAll, { halfOpenAfter: 5000, breaker: new ConsecutiveBreaker(5) }),
-    cockatielTimeout(timeoutMs, TimeoutStrategy.Aggressive),
-  );
+  const policy = wrap(circuitBreaker(handleAll, { halfOpenAfter: 5000, breaker: new ConsecutiveBreaker(5) }), cockatielTimeout(timeoutMs, TimeoutStrategy.Aggressive));
   return { call: () => policy.execute(fn), dispose: () => {} };
 }
 
@@ -109,10 +106,7 @@ async function runOpossum(count: number) {
 
 async function runCockatiel(count: number) {
   await verifyHangTimesOut(cockatiel, 'cockatiel');
-  const policy = wrap(
-    circuitBreaker(handleAll, { halfOpenAfter: 5000, breaker: new ConsecutiveBreaker(5) }),
-    cockatielTimeout(TIMEOUT_MS, TimeoutStrategy.Aggressive),
-  );
+  const policy = wrap(circuitBreaker(handleAll, { halfOpenAfter: 5000, breaker: new ConsecutiveBreaker(5) }), cockatielTimeout(TIMEOUT_MS, TimeoutStrategy.Aggressive));
   let sum = 0;
   const t0 = performance.now();
   for (let i = 0; i < count; i++) sum += await policy.execute(one);

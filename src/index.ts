@@ -19,8 +19,18 @@ export { ActorRef } from './core/ref.js';
 export { supervisor, child, pool } from './supervision/spec.js';
 export type { HedgeOptions, PoolOptions, PoolSpec, Routing } from './supervision/spec.js';
 export { breakerMachine, Breaker } from './resilience/breaker.js';
-export type { BreakerOptions, BreakerState } from './resilience/breaker.js';
+export type { BreakerOptions, BreakerState, TransitionListener } from './resilience/breaker.js';
 export { resilient } from './resilience/resilient.js';
+export type {
+  AttemptContext,
+  AutoTimeoutPolicy,
+  Fallback,
+  HedgePolicy,
+  ResilientFunction,
+  ResilientPolicy,
+  ResilientStats,
+  RetryPolicy,
+} from './resilience/resilient.js';
 export { LatencyHistogram } from './resilience/latency.js';
 export type { ChildOptions, RestartType } from './core/spec.js';
 export type {

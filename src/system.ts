@@ -370,7 +370,7 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
       this.rootSupervision.cancelPending();
       this.state = 'stopped';
       this.snapshotting.close();
-      this.asks.deadlines.failAll(() => new SystemStoppedError(this.name));
+      this.asks.deadlines.failAll((ask) => ask.fail(new SystemStoppedError(this.name)));
       this.log.flush?.();
     })());
   }

@@ -177,8 +177,4 @@ describe('resilient(fn, policy)', () => {
       resilient((_ctx, n: number) => n * 2, { fallback: 'none' });
     expectTypeOf(rejected).toBeFunction();
   });
-
-  // DESIGN's `call.withSignal(signal)(...args)` does not exist in src/resilience yet: once it does,
-  // check that it returns a function with fn's parameters resolving to Promise<R>.
-  it.todo('call.withSignal(signal)(...args) follows fn');
 });

@@ -5,9 +5,10 @@
  */
 import { Admission, Breaker, type ResolvedBreakerOptions } from '../resilience/breaker.js';
 import type { Clock } from '../util/clock.js';
-import { CircuitOpenError, ConfigError, DeadlockError, SystemStoppedError, TimeoutError } from '../util/errors.js';
+import { CircuitOpenError, ConfigError, DeadlockError, SystemStoppedError } from '../util/errors.js';
 import { checkObject, knownKeys, positiveNumber } from '../util/options.js';
-import { AskDeadlines, PendingAsk } from './ask.js';
+import { DeadlineQueue } from '../util/deadline-queue.js';
+import { PendingAsk } from './ask.js';
 import type { ActorCell } from './cell.js';
 import { trackedRun } from './handler-scope.js';
 import { DEFAULT_PRIORITY } from './mailbox.js';
@@ -29,14 +30,14 @@ export interface AskHost {
 }
 
 export class Asks {
-  readonly deadlines: AskDeadlines;
+  readonly deadlines: DeadlineQueue<PendingAsk>;
 
   constructor(
     private readonly host: AskHost,
     /** Default ask timeout (ms). */
     readonly timeoutMs: number,
   ) {
-    this.deadlines = new AskDeadlines(host.clock, (ask, timeoutMs) => ask.fail(new TimeoutError(ask.path, timeoutMs)));
+    this.deadlines = new DeadlineQueue<PendingAsk>(host.clock);
   }
 
   /**

@@ -85,6 +85,17 @@ export function fastAgain(options: ResolvedBreakerOptions, p95: number): boolean
 
 const isProbe = ({ event }: { event: BreakerEvent }) => (event as { probe?: boolean }).probe === true;
 
+/**
+ * The circuit breaker as an XState v5 machine: states `closed`, `hedging`, `open`, `halfOpen`
+ * (see the file header). Every Breaker runs one actor of it; use it to inspect or visualise.
+ *
+ * @example
+ * ```ts
+ * Object.keys(breakerMachine.states);   // ['closed', 'hedging', 'open', 'halfOpen']
+ * const breaker = new Breaker({ failureThreshold: 3 }, { inspect: (event) => console.log(event.type) });
+ * breaker.actor.getSnapshot().value;    // 'closed': the machine holds the state, breaker.state mirrors it
+ * ```
+ */
 export const breakerMachine = setup({
   types: {
     context: {} as BreakerContext,

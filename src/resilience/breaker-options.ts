@@ -5,8 +5,28 @@
 import { ConfigError } from '../util/errors.js';
 import { checkObject, knownKeys, positiveInteger, positiveNumber } from '../util/options.js';
 
+/**
+ * The state of a breaker, as `breaker.state`, `system.tree()` and the `breaker.<state>` events show it.
+ *
+ * @example
+ * ```ts
+ * const degraded = (state: BreakerState) => state === 'open' || state === 'halfOpen';
+ * system.subscribe(monitor, 'breaker.*');   // { path, from, to } on every transition
+ * ```
+ */
 export type BreakerState = 'closed' | 'open' | 'halfOpen' | 'hedging';
 
+/**
+ * Options of a breaker: an actor's `breaker`, a pool's `breaker` / `poolBreaker`, resilient()'s
+ * `breaker`, or `new Breaker(options)`. Every key is checked (ConfigError naming it).
+ *
+ * @example
+ * ```ts
+ * const options: BreakerOptions = { failureThreshold: 3, resetTimeoutMs: 1_000, maxResetTimeoutMs: 30_000, hedgeAfterMs: 200 };
+ * system.spawn(Pricer, { breaker: options });
+ * resilient(fetchQuote, { breaker: options });
+ * ```
+ */
 export interface BreakerOptions {
   /** Consecutive failures (timeouts count) that open a closed breaker. Default 5. */
   failureThreshold?: number;

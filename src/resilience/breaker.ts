@@ -58,6 +58,19 @@ export interface BreakerDeps {
   latency?: LatencyHistogram;
 }
 
+/**
+ * A circuit breaker: runs a `breakerMachine` actor and mirrors its state for the hot path.
+ * Actors get one on their first ask; give one to several resilient() wrappers to share it.
+ * `trip()` / `reset()` force it open or closed; `stop()` cancels a pending reset.
+ *
+ * @example
+ * ```ts
+ * const exchangeBreaker = new Breaker({ failureThreshold: 5, resetTimeoutMs: 2_000 }, { path: 'exchange' });
+ * const place = resilient(placeOrder, { breaker: exchangeBreaker });    // both wrappers share it
+ * const cancel = resilient(cancelOrder, { breaker: exchangeBreaker });
+ * if (exchangeBreaker.state === 'open') console.warn('exchange down');
+ * ```
+ */
 export class Breaker {
   readonly options: ResolvedBreakerOptions;
   readonly path: string;
@@ -195,5 +208,5 @@ export class Breaker {
 export function autoTimeoutMs(latency: LatencyHistogram, multiplier: number, minMs: number, maxMs: number, initialMs: number, minSamples: number): number {
   if (latency.count < minSamples) return initialMs;
   const ms = Math.ceil(multiplier * latency.p95);
-  return ms < minMs ? minMs : ms > maxMs ? maxMs : ms;
+  return ms < minMs ? minMs : Math.min(ms, maxMs);
 }

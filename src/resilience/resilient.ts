@@ -185,6 +185,18 @@ const POLICY_KEYS = ['name', 'timeoutMs', 'autoTimeout', 'retry', 'breaker', 'he
 /**
  * Wraps `fn` with the policy (see the file header for the order). Throws ConfigError naming the
  * option for bad input: a non-function fn, thresholds ≤ 0, hedge.max > 3, unknown keys.
+ * `call(...args)` takes fn's arguments after its ctx and resolves with its result.
+ *
+ * @example
+ * ```ts
+ * const place = resilient(async ({ signal }, order: Order) => exchange.post('/orders', order, { signal }), {
+ *   timeoutMs: 'auto',
+ *   retry: { max: 3, baseMs: 50, maxMs: 1_000, retryOn: isTransient },
+ *   breaker: { failureThreshold: 5, resetTimeoutMs: 2_000 },
+ *   fallback: (_error, order) => ({ status: 'queued', order }),
+ * });
+ * const placed = await place(order);   // place.stats, place.breaker?.state, place.stop()
+ * ```
  */
 export function resilient<A extends unknown[], R>(
   fn: (ctx: AttemptContext, ...args: A) => R | PromiseLike<R>,

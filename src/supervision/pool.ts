@@ -8,7 +8,7 @@
  * breakers guard them; the pool has none of its own unless `poolBreaker` asks for one.
  *
  * Worker asks carry what is left of the caller's deadline (a new timeout value almost every
- * time: AskDeadlines keeps such asks in a heap, not a list per value).
+ * time: the deadline queue keeps such asks in a heap, not a list per value).
  */
 import { defineActor, type DeferredReply } from '../core/actor.js';
 import type { PendingAsk } from '../core/ask.js';

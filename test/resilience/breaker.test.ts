@@ -318,9 +318,15 @@ describe('Breaker', () => {
 
   it('a throwing listener does not break the breaker', () => {
     const clock = new SimulatedClock();
-    const b = new Breaker({ failureThreshold: 1 }, { clock, onTransition: () => {
-      throw new Error('listener');
-    } });
+    const b = new Breaker(
+      { failureThreshold: 1 },
+      {
+        clock,
+        onTransition: () => {
+          throw new Error('listener');
+        },
+      },
+    );
     b.failure();
     expect(b.state).toBe('open');
     b.stop();

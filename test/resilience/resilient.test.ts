@@ -62,10 +62,13 @@ describe('resilient: basics', () => {
   it('runs fn({ signal, attempt, hedge }, ...args) and returns its value', async () => {
     const clock = new SimulatedClock();
     const seen: unknown[] = [];
-    const call = wrap(async (ctx: AttemptContext, a: number, b: string) => {
-      seen.push(ctx.attempt, ctx.hedge, ctx.signal.aborted);
-      return `${a}${b}`;
-    }, { clock, timeoutMs: 100, breaker: true });
+    const call = wrap(
+      async (ctx: AttemptContext, a: number, b: string) => {
+        seen.push(ctx.attempt, ctx.hedge, ctx.signal.aborted);
+        return `${a}${b}`;
+      },
+      { clock, timeoutMs: 100, breaker: true },
+    );
     expect(await call(4, '2')).toBe('42');
     expect(seen).toEqual([1, 0, false]);
     expect(call.stats).toMatchObject({ calls: 1, tries: 1, successes: 1, failures: 0 });
@@ -129,7 +132,6 @@ describe('resilient: timeout', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 
-
   it('fails with TimeoutError at timeoutMs, not before, and aborts the call', async () => {
     const clock = new SimulatedClock();
     const t = target(clock);
@@ -163,7 +165,12 @@ describe('resilient: timeout', () => {
     const t = target(clock);
     t.plan = () => 'hang';
     const transitions: string[] = [];
-    const call = wrap(t.fn, { clock, timeoutMs: 20, breaker: { failureThreshold: 2, resetTimeoutMs: 1000 }, onTransition: (from, to) => transitions.push(`${from}->${to}`) });
+    const call = wrap(t.fn, {
+      clock,
+      timeoutMs: 20,
+      breaker: { failureThreshold: 2, resetTimeoutMs: 1000 },
+      onTransition: (from, to) => transitions.push(`${from}->${to}`),
+    });
     const first = track(call());
     const second = track(call());
     await advance(clock, 20);
@@ -329,7 +336,17 @@ describe('resilient: retry', () => {
     const t = target(clock);
     t.plan = () => ({ ms: 1, error: new Error('e') });
     const seen: number[] = [];
-    const call = wrap(t.fn, { clock, retry: { max: 5, baseMs: 1, retryOn: (_e, attempt) => (seen.push(attempt), attempt < 3) } });
+    const call = wrap(t.fn, {
+      clock,
+      retry: {
+        max: 5,
+        baseMs: 1,
+        retryOn: (_e, attempt) => {
+          seen.push(attempt);
+          return attempt < 3;
+        },
+      },
+    });
     const result = track(call());
     await advance(clock, 100);
     expect(result.done).toBe(true);
@@ -436,7 +453,13 @@ describe('resilient: fallback', () => {
     expect(byValue.stats).toMatchObject({ fallbacks: 1, successes: 0, failures: 1 });
 
     const seen: unknown[] = [];
-    const byFunction = wrap(t.fn, { clock, fallback: async (error: unknown, ...args: unknown[]) => (seen.push((error as Error).message, ...args), 'computed') });
+    const byFunction = wrap(t.fn, {
+      clock,
+      fallback: async (error: unknown, ...args: unknown[]) => {
+        seen.push((error as Error).message, ...args);
+        return 'computed';
+      },
+    });
     const r2 = track(byFunction('a', 1));
     await advance(clock, 2);
     expect(r2.value).toBe('computed');
@@ -452,7 +475,10 @@ describe('resilient: fallback', () => {
       clock,
       breaker: { failureThreshold: 3 },
       retry: { max: 1, baseMs: 5, jitter: 0 },
-      fallback: (error: unknown) => (errors.push(error), 'fb'),
+      fallback: (error: unknown) => {
+        errors.push(error);
+        return 'fb';
+      },
     });
     const r1 = track(call());
     await advance(clock, 20);
