@@ -5,7 +5,7 @@
  * supervision (supervision/), snapshots (persistence/) — through the seams each declares
  * (Runtime, SupervisionHost, SnapshotsHost, …). Several systems can live in one process.
  */
-import type { Logger, LoggerOptions } from 'pino';
+import type { Logger } from 'pino';
 import { type AskOptions, type Behavior, type ExitReason, isBehavior, type PublishOptions, type SpawnOptions } from './core/actor.js';
 import type { PendingAsk } from './core/ask.js';
 import { Asks } from './core/asking.js';
@@ -17,113 +17,19 @@ import { ActorRef } from './core/ref.js';
 import type { Runtime } from './core/runtime.js';
 import { Scheduler } from './core/scheduler.js';
 import { CHILD_KEYS, type ChildSpec, childSpec } from './core/spec.js';
-import type { SnapshotStore } from './persistence/snapshot-store.js';
-import { type SnapshotInfo, type SnapshotMetrics, Snapshots } from './persistence/snapshots.js';
-import { SqliteSnapshotStore } from './persistence/sqlite-store.js';
+import { type SnapshotInfo, Snapshots } from './persistence/snapshots.js';
 import { DEFAULT_SUPERVISION, type SupervisorSpec, type TreeSpec } from './supervision/spec.js';
 import { type RootHost, Supervision, type SupervisionHost } from './supervision/supervision.js';
 import { spawnNode, type TreeNode, treeView, validateTree } from './supervision/tree.js';
-import { type Clock, realClock } from './util/clock.js';
+import type { Clock } from './util/clock.js';
 import { ActorStoppedError, ConfigError, MailboxFullError, SystemStoppedError } from './util/errors.js';
 import { createLogger, loggableError } from './util/logger.js';
-import { checkName, checkObject, knownKeys, positiveInteger, positiveNumber } from './util/options.js';
+import { type Escalation, resolveSystemOptions, storeOpener, type SystemMetrics, type SystemOptions } from './system-options.js';
+import { checkName, checkObject, knownKeys, positiveNumber } from './util/options.js';
 
 export type { MailboxView, TreeNode } from './supervision/tree.js';
+export type { Escalation, SystemMetrics, SystemOptions } from './system-options.js';
 
-/**
- * The options of `ActorSystem.start`. Every option is checked: an unknown key or a bad value
- * fails the start with a ConfigError naming it.
- *
- * @example
- * ```ts
- * const system = await ActorSystem.start({
- *   name: 'trading', store: 'data/genesis.db', durability: 'power',
- *   logger: { level: 'warn' }, askTimeoutMs: 2_000, deadLetterCapacity: 10_000,
- * });
- * ```
- */
-export interface SystemOptions {
-  /** Names the system in its logs and in SystemStoppedError (default 'genesis'). */
-  name?: string;
-  /**
-   * Where snapshots go: a SQLite file path (default 'data/genesis.db', opened when the first
-   * snapshotting actor starts), ':memory:', a SnapshotStore, or false (no snapshots).
-   */
-  store?: string | false | SnapshotStore;
-  /** SQLite durability: 'process' (survives a process crash, default) or 'power' (fsync). */
-  durability?: 'process' | 'power';
-  /** A pino logger to use (a child is taken), or pino options for a new one. */
-  logger?: Logger | LoggerOptions;
-  /** Time source for deadlines and delays; a SimulatedClock in tests. */
-  clock?: Clock;
-  /** System-mode settings (arrive with modes). */
-  modes?: object;
-  /** Default ask timeout (ms), 5000. */
-  askTimeoutMs?: number;
-  /** How many dead letters the ring keeps, 1000. */
-  deadLetterCapacity?: number;
-  /** Random source for backoff jitter (default Math.random); seed it in tests. */
-  random?: () => number;
-}
-
-/**
- * An escalation that reached the root supervisor: the subtree was stopped and marked failed.
- *
- * @example
- * ```ts
- * for (const { path, reason, at } of system.escalations()) console.warn(path, reason, new Date(at));
- * ```
- */
-export interface Escalation {
-  /** The top-level actor whose subtree failed. */
-  path: string;
-  /** The last exit that exceeded its intensity. */
-  reason: ExitReason;
-  /** Wall-clock time (ms since the epoch). */
-  at: number;
-}
-
-/**
- * Counters of a system, as `system.metrics()` returns them.
- *
- * @example
- * ```ts
- * const { actors, asksPending, deadLetters, snapshots } = system.metrics();
- * ```
- */
-export interface SystemMetrics {
-  /** Actors not yet stopped for good. */
-  actors: number;
-  /** Messages handled since start. */
-  messagesHandled: number;
-  /** Asks waiting for a reply. */
-  asksPending: number;
-  /** Actors with messages waiting for their turn. */
-  runQueue: number;
-  /** Dead letters since start. */
-  deadLetters: number;
-  /** Events published, and those that found no subscriber. */
-  eventsPublished: number;
-  eventsUnrouted: number;
-  snapshots: SnapshotMetrics;
-}
-
-/** How the system opens its snapshot store, from the `store` option. */
-function storeOpener(store: SystemOptions['store'], durability: SystemOptions['durability']): (() => SnapshotStore) | null {
-  if (durability !== undefined && durability !== 'process' && durability !== 'power') {
-    throw new ConfigError('durability', `must be 'process' or 'power' (got ${String(durability)})`);
-  }
-  if (store === false) return null;
-  if (store === undefined || typeof store === 'string') {
-    const path = store ?? DEFAULT_STORE;
-    return () => new SqliteSnapshotStore({ path, durability: durability ?? 'process' });
-  }
-  if (typeof store === 'object' && store !== null && typeof (store as SnapshotStore).writeBatch === 'function') return () => store;
-  throw new ConfigError('store', "must be a file path, ':memory:', a SnapshotStore or false");
-}
-
-const SYSTEM_KEYS = ['name', 'store', 'durability', 'logger', 'clock', 'modes', 'askTimeoutMs', 'deadLetterCapacity', 'random'];
-const DEFAULT_STORE = 'data/genesis.db';
 const SPAWN_KEYS = ['name', 'parent', ...CHILD_KEYS];
 
 /**
@@ -179,28 +85,13 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
   }
 
   private constructor(options: SystemOptions) {
-    checkObject('ActorSystem.start(options)', options);
-    knownKeys('ActorSystem.start(options)', options, SYSTEM_KEYS);
-    if (options.name !== undefined && (typeof options.name !== 'string' || options.name.length === 0)) {
-      throw new ConfigError('name', `must be a non-empty string (got ${String(options.name)})`);
-    }
-    this.name = options.name ?? 'genesis';
-    const clock = options.clock ?? realClock;
-    if (typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
-      throw new ConfigError('clock', 'must have now(), setTimeout() and clearTimeout()');
-    }
-    this.clock = clock;
+    const resolved = resolveSystemOptions(options);
+    this.name = resolved.name;
+    this.clock = resolved.clock;
     this.log = createLogger(this.name, options.logger);
-    this.deadLetters = new DeadLetters(options.deadLetterCapacity === undefined ? 1000 : positiveInteger('deadLetterCapacity', options.deadLetterCapacity), this.log);
-    if (options.random !== undefined && typeof options.random !== 'function') throw new ConfigError('random', 'must be a function returning [0, 1)');
-    if (options.modes !== undefined) {
-      // Nothing about modes is configurable yet: refuse anything but an empty object, so that a
-      // threshold given today is not silently ignored.
-      checkObject('modes', options.modes);
-      knownKeys('modes', options.modes, []);
-    }
-    this.random = options.random ?? Math.random;
-    this.asks = new Asks(this, options.askTimeoutMs === undefined ? 5000 : positiveNumber('askTimeoutMs', options.askTimeoutMs));
+    this.deadLetters = new DeadLetters(resolved.deadLetterCapacity, this.log);
+    this.random = resolved.random;
+    this.asks = new Asks(this, resolved.askTimeoutMs);
     this.pubsub = new PubSub(this);
     this.rootSupervision = new Supervision(this, DEFAULT_SUPERVISION, null, this);
     this.snapshotting = new Snapshots(this, storeOpener(options.store, options.durability));

@@ -8,6 +8,7 @@
  * stopping → stopped (or failed, when an escalation reached the root). The cell — and so its
  * ref, path and mailbox — survives restarts, its own and its parent's.
  */
+import type { BreakerState } from '../resilience/breaker.js';
 import { ActorStoppedError, ConfigError } from '../util/errors.js';
 import type { AskOptions, Behavior, Context, DeferredReply, ExitReason, SpawnOptions, TellOptions } from './actor.js';
 import type { PendingAsk } from './ask.js';
@@ -65,6 +66,14 @@ export class ActorCell extends Incarnation implements Target, ContextHost {
   }
 
   // ---- Target: what refs reach -----------------------------------------------------------
+
+  get load(): number {
+    return this.size;
+  }
+
+  get breakerState(): BreakerState | undefined {
+    return this.breaker?.state;
+  }
 
   send(message: unknown, priority: number): boolean {
     return this.deliver(priority, message, undefined);

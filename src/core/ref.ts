@@ -4,6 +4,7 @@
  * Proto.Actor's PID reaches its Process). A local cell lives as long as its actor, across its
  * restarts and its parents' restarts, so a ref stays valid while the actor lives.
  */
+import type { BreakerState } from '../resilience/breaker.js';
 import { ConfigError } from '../util/errors.js';
 import { DEFAULT_PRIORITY, PRIORITIES } from './mailbox.js';
 
@@ -45,6 +46,12 @@ export interface Target {
   readonly name: string;
   /** Not yet stopped for good. */
   readonly isAlive: boolean;
+  /** Takes new messages (not stopping or stopped). */
+  readonly isActive: boolean;
+  /** Messages waiting in its mailbox: what a router reads as its load. */
+  readonly load: number;
+  /** Its breaker's state, once it has one (routers skip an open one). */
+  readonly breakerState: BreakerState | undefined;
   /** Enqueues a tell; false when refused (it went to dead letters). */
   send(message: unknown, priority: number): boolean;
   /** An ask from whoever is running now (an actor's handler, or the host). */

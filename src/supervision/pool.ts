@@ -12,7 +12,7 @@
  */
 import { defineActor, type DeferredReply } from '../core/actor.js';
 import type { PendingAsk } from '../core/ask.js';
-import { type ActorCell, cellOf, cellOfContext } from '../core/cell.js';
+import { type ActorCell, cellOfContext } from '../core/cell.js';
 import { mailboxConfig } from '../core/mailbox.js';
 import type { ActorRef } from '../core/ref.js';
 import { CHILD_KEYS, type ChildSpec, childSpec } from '../core/spec.js';
@@ -125,8 +125,9 @@ function pick(state: PoolState, tried: ActorRef[] | null): ActorRef | null {
     const i = (state.next + k) % n;
     const worker = workers[i]!;
     if (tried?.includes(worker)) continue;
-    const target = cellOf(worker);
-    if (target.breaker?.state === 'open' || !target.isActive) {
+    // Read through the ref's Target: a worker could live elsewhere.
+    const target = worker.target;
+    if (target.breakerState === 'open' || !target.isActive) {
       if (spare < 0) spare = i;
       continue;
     }
@@ -134,7 +135,7 @@ function pick(state: PoolState, tried: ActorRef[] | null): ActorRef | null {
       best = i;
       break;
     }
-    const load = state.inflight[i]! + target.mailbox.size;
+    const load = state.inflight[i]! + target.load;
     if (load < bestLoad) {
       best = i;
       bestLoad = load;
