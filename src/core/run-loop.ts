@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { Breaker } from '../resilience/breaker.js';
-import { adopt } from '../util/adopt.js';
+import { adopt, isThenable } from '../util/adopt.js';
 import { ActorStoppedError, NoReplyError } from '../util/errors.js';
 import { ASYNC_HANDLERS, type Behavior, type Context, type ExitReason, Handler, type Signal } from './actor.js';
 import { type AskParty, PendingAsk } from './ask.js';
@@ -410,33 +410,36 @@ export abstract class RunLoop extends Mailbox implements Runnable, AskParty {
   /** Applies a handler's result: the new state now, or once its promise settles. */
   protected settle(result: unknown, message: unknown, ask: PendingAsk | undefined, where: string): void {
     if (result !== undefined) {
-      const epoch = this.epoch;
-      const async = adopt(
-        result,
-        (state) => {
-          if (epoch !== this.epoch) return; // abandoned: the actor was killed meanwhile
-          this.busy = false;
-          if (state !== undefined) this.state = state;
-          this.finishHandler(ask);
-          if (this.status === Status.Running) {
-            if (!this.afterHandler()) this.resume();
-          } else this.notifyIdle();
-        },
-        (error) => {
-          if (epoch !== this.epoch) return;
-          this.busy = false;
-          this.endRun();
-          this.crash(error, message, ask ?? (where === 'onEvent' ? EVENT : undefined), where);
-        },
-      );
-      if (async) {
-        this.busy = true;
-        return;
-      }
+      // The hot path: a plain new state allocates nothing (no callbacks for adopt).
+      if (isThenable(result)) return this.settleLater(result, message, ask, where);
       this.state = result;
     }
     this.finishHandler(ask);
     this.afterHandler();
+  }
+
+  /** A handler returned a thenable: the mailbox is held until it settles. */
+  private settleLater(result: unknown, message: unknown, ask: PendingAsk | undefined, where: string): void {
+    const epoch = this.epoch;
+    this.busy = true;
+    adopt(
+      result,
+      (state) => {
+        if (epoch !== this.epoch) return; // abandoned: the actor was killed meanwhile
+        this.busy = false;
+        if (state !== undefined) this.state = state;
+        this.finishHandler(ask);
+        if (this.status === Status.Running) {
+          if (!this.afterHandler()) this.resume();
+        } else this.notifyIdle();
+      },
+      (error) => {
+        if (epoch !== this.epoch) return;
+        this.busy = false;
+        this.endRun();
+        this.crash(error, message, ask ?? (where === 'onEvent' ? EVENT : undefined), where);
+      },
+    );
   }
 
   protected finishHandler(ask: PendingAsk | undefined): void {

@@ -8,6 +8,19 @@
 const nativeThen = Promise.prototype.then;
 
 /**
+ * Whether `result` must be adopted (a thenable — or something whose `then` cannot even be read):
+ * the hot-path check, so that a plain state allocates no callbacks for `adopt`.
+ */
+export function isThenable(result: unknown): boolean {
+  if (result === null || (typeof result !== 'object' && typeof result !== 'function')) return false;
+  try {
+    return typeof (result as { then?: unknown }).then === 'function';
+  } catch {
+    return true; // adopt turns the throw into a rejection
+  }
+}
+
+/**
  * If `result` is a thenable, arranges for `fulfilled` or `rejected` to be called once it settles
  * (never synchronously) and returns true; returns false for a plain value.
  */
