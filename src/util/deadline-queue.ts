@@ -110,6 +110,18 @@ export class DeadlineQueue<E extends DeadlineEntry = DeadlineEntry> {
 
   add(entry: E, timeoutMs: number): void {
     const last = this.last;
+    if (last !== null && last.timeoutMs === timeoutMs && !this.byTurn) {
+      // Hot path of a clock-stamped queue (asks with the usual timeout): one clock read, an
+      // append; the timer is only re-armed for an earlier deadline (never, in a shared list).
+      const deadline = this.clock.now() + timeoutMs;
+      entry.list = last;
+      entry.deadline = deadline;
+      entry.turn = null;
+      last.append(entry);
+      this.pending++;
+      if (deadline < this.armedFor) this.arm(deadline);
+      return;
+    }
     if (this.byTurn && last !== null && last.timeoutMs === timeoutMs) {
       // Hot path of a turn-stamped queue (the list used last is a shared one): no clock read, no
       // map lookup, no timer unless the turn is new. Kept this small so that V8 inlines `add`
