@@ -74,7 +74,10 @@ if (process.argv[2] === '--child') {
   const rounds = Number(process.argv[3] ?? 7);
   const runs: Record<'this' | 'base', Figures[]> = { this: [], base: [] };
   for (let r = 0; r < rounds; r++) {
-    for (const [who, root] of [['base', base], ['this', here]] as const) {
+    for (const [who, root] of [
+      ['base', base],
+      ['this', here],
+    ] as const) {
       const json = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), '--child', root], { encoding: 'utf8' });
       runs[who].push(JSON.parse(json.trim().split('\n').pop()!));
     }

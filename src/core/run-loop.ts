@@ -411,7 +411,10 @@ export abstract class RunLoop extends Mailbox implements Runnable, AskParty {
   protected settle(result: unknown, message: unknown, ask: PendingAsk | undefined, where: string): void {
     if (result !== undefined) {
       // The hot path: a plain new state allocates nothing (no callbacks for adopt).
-      if (isThenable(result)) return this.settleLater(result, message, ask, where);
+      if (isThenable(result)) {
+        this.settleLater(result, message, ask, where);
+        return;
+      }
       this.state = result;
     }
     this.finishHandler(ask);
