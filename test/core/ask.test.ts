@@ -393,6 +393,16 @@ describe("asks across an actor's life", () => {
   });
 });
 
+/** Answers 'back' itself; anything else it asks `via` about, inside its handler, and replies with that. */
+function askingVia(via: ActorRef) {
+  return defineActor<null, unknown>({
+    async receive(_s, m, ctx) {
+      if (m === 'back') return void ctx.reply('back');
+      ctx.reply(await ctx.ask(via, 'via'));
+    },
+  });
+}
+
 describe('deadlock detection across awaits, forwarders and pools', () => {
   type Msg = { type: 'go'; peer?: ActorRef<Msg> } | { type: 'back' } | { type: 'self' };
 
@@ -448,15 +458,7 @@ describe('deadlock detection across awaits, forwarders and pools', () => {
     });
     refs.worker = system.spawn(Worker, { name: 'worker' });
     const forwarder = system.spawn(Forwarder, { name: 'forwarder' });
-    refs.a = system.spawn(
-      defineActor<null, unknown>({
-        async receive(_s, m, ctx) {
-          if (m === 'back') return void ctx.reply('back');
-          ctx.reply(await ctx.ask(forwarder, 'via'));
-        },
-      }),
-      { name: 'a' },
-    );
+    refs.a = system.spawn(askingVia(forwarder), { name: 'a' });
     const error = await refs.a.ask('go');
     expect(error).toBeInstanceOf(DeadlockError);
     expect((error as DeadlockError).cycle).toEqual(['/worker', '/a', '/worker']);
@@ -471,15 +473,7 @@ describe('deadlock detection across awaits, forwarders and pools', () => {
       },
     });
     const workers = await system.start(pool('workers', Worker, { size: 2 }));
-    refs.a = system.spawn(
-      defineActor<null, unknown>({
-        async receive(_s, m, ctx) {
-          if (m === 'back') return void ctx.reply('back');
-          ctx.reply(await ctx.ask(workers, 'via'));
-        },
-      }),
-      { name: 'a' },
-    );
+    refs.a = system.spawn(askingVia(workers), { name: 'a' });
     expect(await refs.a.ask('go')).toBeInstanceOf(DeadlockError);
   });
 

@@ -4,6 +4,7 @@
  * removed entries never expire; one clock timer serves them all; the lists stay bounded.
  */
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../actors/rng.js';
 import { SimulatedClock } from '../../src/util/clock.js';
 import { DeadlineEntry, DeadlineQueue, MAX_LISTS } from '../../src/util/deadline-queue.js';
 
@@ -39,18 +40,6 @@ function setup(stamp: 'clock' | 'turn' = 'clock') {
   return { clock, queue, log, add };
 }
 
-/** A seeded uniform [0, 1) (mulberry32), so the shuffled cases repeat. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('DeadlineQueue (clock-stamped)', () => {
   it('expires mixed recurring and one-off timeouts in deadline order, each at its deadline', () => {
     const { clock, queue, log, add } = setup();
@@ -79,7 +68,7 @@ describe('DeadlineQueue (clock-stamped)', () => {
 
   it('never expires a removed entry, from a list or from the middle of the heap', () => {
     const { clock, queue, log, add } = setup();
-    const random = seeded(7);
+    const random = seededRandom(7);
     const probes = Array.from({ length: 200 }, (_, i) => add(`p${i}`, 1 + Math.floor(random() * 5000)));
     const removed = new Set(probes.filter((_, i) => i % 3 === 0));
     for (const probe of removed) queue.remove(probe);
