@@ -131,6 +131,14 @@ export interface Context<M = unknown> {
   readonly log: Logger;
   /** The system mode ('normal' until modes are escalated). */
   readonly mode: string;
+  /**
+   * The AbortSignal of the ask being handled (undefined for a tell): it aborts when the asker
+   * gives up, its deadline passes, or a hedge no longer needs this attempt — pass it to I/O so
+   * that work nobody waits for stops. Asks made on behalf of this one are given up with it.
+   */
+  readonly signal: AbortSignal | undefined;
+  /** When (system clock ms) the asker of the ask being handled stops waiting; undefined for a tell. */
+  readonly deadline: number | undefined;
   /** A live actor by path, like system.lookup (refs survive restarts, so looking up once is enough). */
   lookup(path: string): ActorRef | undefined;
   /** Spawns a child of this actor, supervised by it (one-for-one); it ends with this incarnation. */

@@ -55,9 +55,43 @@ export class PendingAsk extends DeadlineEntry {
     });
   }
 
+  /** Aborts the handler's `ctx.signal` (made on first read) when this ask fails or is given up. */
+  private controller: AbortController | null = null;
+  /** Why it failed or was given up; NOT_FAILED while pending or once replied to. */
+  private failure: unknown = NOT_FAILED;
+
+  /**
+   * The handler's view of this ask (`ctx.signal`): aborted once the caller no longer waits — its
+   * deadline passed, it gave up, or the ask failed. Made on first read: most handlers never look.
+   */
+  signal(): AbortSignal {
+    if (this.controller === null) {
+      this.controller = new AbortController();
+      if (this.failure !== NOT_FAILED) this.controller.abort(this.failure);
+    }
+    return this.controller.signal;
+  }
+
+  /**
+   * Nobody waits for this ask any more: its handler's signal aborts, and the asks made on its
+   * behalf end in turn — no work goes on for a caller that left. When its deadline passed, theirs
+   * has too (they were capped by it): they time out, counted against their targets like any
+   * timeout; otherwise they are given up, which never counts.
+   */
+  private cancel(reason: unknown, timedOut: boolean): void {
+    this.failure = reason;
+    this.controller?.abort(reason);
+    const dependents = this.dependents;
+    if (dependents === null || dependents.length === 0) return;
+    for (const dependent of [...dependents]) {
+      if (timedOut) dependent.end(new TimeoutError(dependent.path, dependent.list?.timeoutMs ?? 0), true);
+      else dependent.abandon(reason);
+    }
+  }
+
   /** Its deadline passed (the queue unlinked it). */
   expire(timeoutMs: number): void {
-    this.fail(new TimeoutError(this.path, timeoutMs));
+    this.end(new TimeoutError(this.path, timeoutMs), true);
   }
 
   /** Resolves the ask; false when it had already ended (timed out, replied, failed). */
@@ -76,6 +110,11 @@ export class PendingAsk extends DeadlineEntry {
   }
 
   fail(error: unknown): boolean {
+    return this.end(error, false);
+  }
+
+  /** Fails the ask; `timedOut` when its deadline passed (then the asks made for it time out too). */
+  private end(error: unknown, timedOut: boolean): boolean {
     if (this.settled) return false;
     const breaker = this.breaker;
     if (breaker !== null) {
@@ -85,6 +124,7 @@ export class PendingAsk extends DeadlineEntry {
       else breaker.release(this.admission);
     }
     this.finish();
+    this.cancel(error, timedOut);
     this.reject(error);
     return true;
   }
@@ -97,6 +137,7 @@ export class PendingAsk extends DeadlineEntry {
     if (this.settled) return false;
     this.breaker?.release(this.admission);
     this.finish();
+    this.cancel(reason, false);
     this.reject(reason);
     return true;
   }
@@ -120,6 +161,8 @@ export class PendingAsk extends DeadlineEntry {
     if (this.onSettle !== null) this.onSettle();
   }
 }
+
+const NOT_FAILED: unique symbol = Symbol('genesis.notFailed');
 
 const LATENCY_SAMPLE = 4; // a power of two
 let latencySample = 0;

@@ -5,7 +5,7 @@
  */
 import { Admission, Breaker, type ResolvedBreakerOptions } from '../resilience/breaker.js';
 import type { Clock } from '../util/clock.js';
-import { CircuitOpenError, ConfigError, DeadlockError, SystemStoppedError } from '../util/errors.js';
+import { CircuitOpenError, ConfigError, DeadlockError, SystemStoppedError, TimeoutError } from '../util/errors.js';
 import { checkObject, knownKeys, positiveNumber } from '../util/options.js';
 import { DeadlineQueue } from '../util/deadline-queue.js';
 import { PendingAsk } from './ask.js';
@@ -82,6 +82,12 @@ export class Asks {
     // Only an asker inside its handler holds its mailbox; asks outside it (a timer, a forwarder's
     // later attempt) block nothing of the asker's, though they may work for a deferred ask.
     if (from !== null && holding) cause ??= from.askInHand;
+    // An ask made for another ask need not outlive it: nobody would be there for the answer.
+    if (cause !== null && !cause.settled && cause.list !== null) {
+      const left = cause.deadline - this.host.clock.now();
+      if (left <= 0) throw new TimeoutError(target.path, 0);
+      if (left < timeoutMs) timeoutMs = left;
+    }
     if (from !== null && (holding || cause !== null)) {
       const cycle = findCycle(target, from, holding, cause);
       if (cycle !== null) throw new DeadlockError(target.path, cycle);

@@ -119,6 +119,17 @@ export class ActorCell extends Incarnation implements Target, ContextHost {
     return this.runtime.ask(target, message, options, this, cause) as Promise<R>;
   }
 
+  /** `ctx.signal`: aborted once the caller of the ask being handled no longer waits. */
+  get askSignal(): AbortSignal | undefined {
+    const ask = this.askInHand;
+    return ask === null ? undefined : ask.signal();
+  }
+
+  /** `ctx.deadline`: when (clock ms) the caller of the ask being handled stops waiting. */
+  get askDeadline(): number | undefined {
+    return this.askInHand?.deadline;
+  }
+
   /** The ask a handler of this actor is working for: the one it handles, or just deferred. */
   get askInHand(): PendingAsk | null {
     return this.currentAsk ?? this.lifecycle?.handling ?? null;

@@ -10,9 +10,12 @@ import type { AskOptions, Behavior, Context, DeferredReply, SpawnOptions, TellOp
 import type { ActorRef } from './ref.js';
 
 /** The actor a context belongs to (its cell): what the context forwards to. */
-export interface ContextHost extends Omit<Context, 'mode' | 'ask'> {
+export interface ContextHost extends Omit<Context, 'mode' | 'ask' | 'signal' | 'deadline'> {
   /** The current incarnation's number. */
   readonly epoch: number;
+  /** The signal and deadline of the ask its handler is working for, if any. */
+  readonly askSignal: AbortSignal | undefined;
+  readonly askDeadline: number | undefined;
   readonly mode: string;
   ask<R = unknown, T = unknown>(ref: ActorRef<T>, message: T, options?: AskOptions): Promise<R>;
 }
@@ -50,6 +53,14 @@ export class ActorContext implements Context {
 
   get log(): Logger {
     return this.cell.log;
+  }
+
+  get signal(): AbortSignal | undefined {
+    return this.current ? this.cell.askSignal : undefined;
+  }
+
+  get deadline(): number | undefined {
+    return this.current ? this.cell.askDeadline : undefined;
   }
 
   get mode(): string {

@@ -25,7 +25,9 @@ export type DeadLetterReason =
   /** its handler crashed the actor (the poison message) */
   | 'crashed'
   /** an event whose subscriber could not take it */
-  | 'undeliverable';
+  | 'undeliverable'
+  /** an ask whose caller had given up, or whose deadline had passed, before it was handled */
+  | 'expired';
 
 /**
  * One message that could not be delivered or handled.

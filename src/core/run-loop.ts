@@ -334,8 +334,12 @@ export abstract class RunLoop extends Mailbox implements Runnable, AskParty {
   }
 
   protected handleAsk(message: unknown, ask: PendingAsk): void {
-    // An ask whose caller has given up (timeout, abort) is still handled like any other: nothing
-    // is lost, and ctx.reply / deferReply simply answer no one (a settled ask ignores them).
+    // Nobody waits for it any more (the caller gave up, or its deadline passed while it was
+    // queued): not started — no work for a caller that left — and not lost either.
+    if (ask.settled) {
+      this.system.deadLetters.record(this.path, message, 'expired');
+      return;
+    }
     this.currentAsk = ask;
     const behavior = this.behavior;
     let result: unknown;

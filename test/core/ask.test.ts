@@ -99,7 +99,7 @@ describe('ask', () => {
     expect(ended).toEqual([100, 200, 300]);
   });
 
-  it('still handles an ask message whose asker has timed out (nothing is lost)', async () => {
+  it('does not start an ask whose asker timed out while it was queued: it is dead-lettered as expired', async () => {
     const clock = new SimulatedClock();
     const system = await startSystem({ clock });
     const seen: unknown[] = [];
@@ -122,7 +122,8 @@ describe('ask', () => {
     release();
     await nextTurn();
     await nextTurn();
-    expect(seen).toEqual(['block', 'late']);
+    expect(seen).toEqual(['block']); // no work for a caller that left…
+    expect(system.deadLetters.list().map((d) => [d.message, d.reason])).toEqual([['late', 'expired']]); // …and nothing lost
   });
 
   it('rejects with the abort reason when its AbortSignal fires', async () => {
@@ -724,5 +725,96 @@ describe('faults around handlers (review)', () => {
     }
     await until(() => answer !== undefined);
     expect(answer).toBe('cfg');
+  });
+});
+
+describe('deadlines and cancellation', () => {
+  /** Holds every ask (deferred), recording what its handler sees of the caller. */
+  function watcher(seen: { signal?: AbortSignal; deadline?: number }[]) {
+    return defineActor<null, unknown>({
+      receive(_s, _m, ctx) {
+        seen.push({ signal: ctx.signal, deadline: ctx.deadline });
+        ctx.deferReply();
+      },
+    });
+  }
+
+  it("aborts ctx.signal when the asker's deadline passes; ctx.deadline says when", async () => {
+    const clock = new SimulatedClock(1000);
+    const system = await startSystem({ clock });
+    const seen: { signal?: AbortSignal; deadline?: number }[] = [];
+    const ref = system.spawn(watcher(seen));
+    const asked = ref.ask('x', { timeoutMs: 50 }).catch((e: unknown) => e);
+    await nextTurn();
+    expect(seen[0]!.deadline).toBe(1050);
+    expect(seen[0]!.signal!.aborted).toBe(false);
+    clock.advance(50);
+    expect(await asked).toBeInstanceOf(TimeoutError);
+    expect(seen[0]!.signal!.aborted).toBe(true);
+    expect(seen[0]!.signal!.reason).toBeInstanceOf(TimeoutError);
+  });
+
+  it('aborts ctx.signal when the caller gives up, with the caller\'s reason', async () => {
+    const system = await startSystem();
+    const seen: { signal?: AbortSignal }[] = [];
+    const ref = system.spawn(watcher(seen));
+    const controller = new AbortController();
+    const asked = ref.ask('x', { signal: controller.signal }).catch((e: unknown) => e);
+    await nextTurn();
+    controller.abort(new Error('not needed any more'));
+    expect(((await asked) as Error).message).toBe('not needed any more');
+    expect(seen[0]!.signal!.aborted).toBe(true);
+    expect((seen[0]!.signal!.reason as Error).message).toBe('not needed any more');
+  });
+
+  it('has no signal and no deadline for a tell', async () => {
+    const system = await startSystem();
+    const seen: unknown[] = [];
+    const ref = system.spawn(defineActor<null, unknown>({ receive: (_s, _m, ctx) => void seen.push([ctx.signal, ctx.deadline]) }));
+    ref.tell('x');
+    await until(() => seen.length === 1);
+    expect(seen).toEqual([[undefined, undefined]]);
+  });
+
+  it('caps an ask made for another ask by its deadline: both time out together, the inner one counted against its target', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    const inner: { signal?: AbortSignal; deadline?: number }[] = [];
+    const slow = system.spawn(watcher(inner), { name: 'slow', breaker: { failureThreshold: 1 } });
+    const middle = system.spawn(
+      defineActor<null, unknown>({
+        async receive(_s, m, ctx) {
+          ctx.reply(await ctx.ask(slow, m, { timeoutMs: 60_000 }).catch((e: unknown) => e));
+        },
+      }),
+    );
+    const outer = middle.ask('x', { timeoutMs: 100 }).catch((e: unknown) => e);
+    await nextTurn();
+    expect(inner[0]!.deadline).toBe(100); // not 60 s: its asker's caller waits only 100 ms
+    clock.advance(100);
+    expect(await outer).toBeInstanceOf(TimeoutError);
+    expect(inner[0]!.signal!.aborted).toBe(true);
+    expect(system.tree().find((n) => n.path === '/slow')!.breaker).toBe('open'); // slow did time out
+  });
+
+  it('gives up the asks made for an ask whose caller gave up: their signals abort, nothing is counted', async () => {
+    const system = await startSystem();
+    const inner: { signal?: AbortSignal }[] = [];
+    const slow = system.spawn(watcher(inner), { name: 'slow', breaker: { failureThreshold: 1 } });
+    const forwarder = system.spawn(
+      defineActor<null, unknown>({
+        receive(_s, m, ctx) {
+          const reply = ctx.deferReply();
+          ctx.ask(slow, m).then(reply, reply.fail);
+        },
+      }),
+    );
+    const controller = new AbortController();
+    const asked = forwarder.ask('x', { signal: controller.signal }).catch((e: unknown) => e);
+    await until(() => inner.length === 1);
+    controller.abort(new Error('caller left'));
+    expect(((await asked) as Error).message).toBe('caller left');
+    expect(inner[0]!.signal!.aborted).toBe(true);
+    expect(system.tree().find((n) => n.path === '/slow')!.breaker).toBe('closed');
   });
 });

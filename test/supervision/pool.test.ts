@@ -329,3 +329,49 @@ describe('pool lifecycle', () => {
     expect(await worker.ask('who')).toBe('0');
   });
 });
+
+describe('pool cancellation', () => {
+  /** Never answers; records each attempt's signal. */
+  function holder(signals: AbortSignal[]) {
+    return defineActor<null, unknown>({
+      receive(_s, _m, ctx) {
+        signals.push(ctx.signal!);
+        ctx.deferReply();
+      },
+    });
+  }
+
+  it("aborts the worker's signal when the caller of a pool ask gives up", async () => {
+    const system = await startSystem();
+    const signals: AbortSignal[] = [];
+    const p = await system.start(pool('p', holder(signals), { size: 2 }));
+    const controller = new AbortController();
+    const asked = p.ask('x', { signal: controller.signal }).catch((e: unknown) => e);
+    await until(() => signals.length === 1);
+    controller.abort(new Error('gone'));
+    expect(((await asked) as Error).message).toBe('gone');
+    expect(signals[0]!.aborted).toBe(true);
+  });
+
+  it("aborts a hedged loser's signal once another worker has answered", async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    const signals: AbortSignal[] = [];
+    let answered = 0;
+    const Mixed = defineActor<null, unknown>({
+      receive(_s, m, ctx) {
+        signals.push(ctx.signal!);
+        if (ctx.name === '0') return void ctx.deferReply(); // slow: never answers
+        answered++;
+        ctx.reply(m);
+      },
+    });
+    const p = await system.start(pool('p', Mixed, { size: 2, hedge: { afterMs: 10 } }));
+    const asked = p.ask('x', { timeoutMs: 1000 });
+    for (let i = 0; i < 3; i++) await nextTurn();
+    clock.advance(10); // the hedge goes to worker 1, which answers
+    expect(await asked).toBe('x');
+    expect(answered).toBe(1);
+    expect(signals[0]!.aborted).toBe(true); // worker 0's attempt is no longer needed
+  });
+});
