@@ -754,7 +754,7 @@ describe('deadlines and cancellation', () => {
     expect(seen[0]!.signal!.reason).toBeInstanceOf(TimeoutError);
   });
 
-  it('aborts ctx.signal when the caller gives up, with the caller\'s reason', async () => {
+  it("aborts ctx.signal when the caller gives up, with the caller's reason", async () => {
     const system = await startSystem();
     const seen: { signal?: AbortSignal }[] = [];
     const ref = system.spawn(watcher(seen));
