@@ -177,4 +177,14 @@ describe('resilient(fn, policy)', () => {
       resilient((_ctx, n: number) => n * 2, { fallback: 'none' });
     expectTypeOf(rejected).toBeFunction();
   });
+
+  it('call.withSignal(signal)(...args) follows fn too', async () => {
+    const add = resilient((_ctx, a: number, b: number) => a + b);
+    const cancellable = add.withSignal(new AbortController().signal);
+    expectTypeOf(cancellable).parameters.toEqualTypeOf<[a: number, b: number]>();
+    expectTypeOf(cancellable).returns.toEqualTypeOf<Promise<number>>();
+    expect(await cancellable(40, 2)).toBe(42);
+    // @ts-expect-error b must be a number
+    void cancellable(1, 'x').catch(() => {});
+  });
 });

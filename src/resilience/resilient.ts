@@ -74,6 +74,13 @@ export type ResilientFunction<A extends unknown[], R> = ((...args: A) => Promise
   timeoutMs(): number;
   /** Stops the breaker created for this wrapper (a shared Breaker is left alone). */
   stop(): void;
+  /**
+   * The same call, cancellable by the caller: once `signal` aborts, the try in flight is
+   * abandoned (its attempts' signals abort; the breaker is not told), no retry or fallback
+   * follows, and the call rejects with the signal's reason. Inside an actor:
+   * `await call.withSignal(ctx.signal)(order)`. An undefined signal is the plain call.
+   */
+  withSignal(signal: AbortSignal | undefined): (...args: A) => Promise<R>;
 };
 
 /** Shared by every call without arguments (never written to). */
@@ -114,13 +121,14 @@ class Core<A extends unknown[], R> implements TryHost<A, R> {
     return hedgeDelayMs(this.hedge!, this.latency, this.minSamples);
   }
 
-  call(args: A): Promise<R> {
+  call(args: A, signal?: AbortSignal): Promise<R> {
     this.stats.calls++;
+    if (signal !== undefined) return this.guarded(args, signal);
     return this.direct ? this.tryOnce(args, 1) : this.guarded(args);
   }
 
   /** breaker( timeout( hedge( fn ) ) ) — one try. */
-  tryOnce(args: A, number: number): Promise<R> {
+  tryOnce(args: A, number: number, signal?: AbortSignal): Promise<R> {
     this.stats.tries++;
     let admission: Admission = Admission.pass;
     const breaker = this.breaker;
@@ -139,20 +147,28 @@ class Core<A extends unknown[], R> implements TryHost<A, R> {
     });
     if (hedged) t.attempts = [t];
     if (timeoutMs > 0) this.deadlines.add(t, timeoutMs);
+    if (signal !== undefined) {
+      const onAbort = () => t.abandon(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      const off = () => signal.removeEventListener('abort', onAbort);
+      promise.then(off, off);
+    }
     t.run(t);
     if (hedged && !t.settled && this.hedge!.max > 1) t.armTrigger();
     return promise;
   }
 
   /** fallback( retry( … ) ). */
-  private async guarded(args: A): Promise<R> {
+  private async guarded(args: A, signal?: AbortSignal): Promise<R> {
     const retry = this.retry;
     const startedAt = retry !== null ? this.clock.now() : 0;
     let number = 1;
     for (;;) {
+      if (signal?.aborted) throw signal.reason; // the caller left (before a try or a retry)
       try {
-        return await this.tryOnce(args, number);
+        return await this.tryOnce(args, number, signal);
       } catch (error) {
+        if (signal?.aborted) throw signal.reason; // no retry, no fallback for a caller that left
         const delay = retry === null ? -1 : retryDelayMs(retry, error, number, startedAt, this.clock, this.random);
         if (delay >= 0) {
           await sleep(this.clock, delay);
@@ -253,11 +269,19 @@ export function resilient<A extends unknown[], R>(
     hasFallback ? (policy.fallback as Fallback<A, Awaited<R>>) : NO_FALLBACK,
   );
   const call = (...args: A): Promise<Awaited<R>> => core.call(args.length === 0 ? (NO_ARGS as A) : args);
+  const withSignal = (signal: AbortSignal | undefined) => {
+    if (signal === undefined) return call;
+    if (typeof signal !== 'object' || signal === null || typeof signal.addEventListener !== 'function' || typeof signal.aborted !== 'boolean') {
+      throw new ConfigError('withSignal(signal)', 'must be an AbortSignal or undefined');
+    }
+    return (...args: A): Promise<Awaited<R>> => core.call(args.length === 0 ? (NO_ARGS as A) : args, signal);
+  };
   return Object.assign(call, {
     breaker: breaker ?? undefined,
     latency,
     stats: core.stats,
     timeoutMs: () => core.timeout.ms(),
     stop: () => core.stop(),
+    withSignal,
   });
 }

@@ -120,6 +120,23 @@ export class Try<A extends unknown[], R> extends Attempt {
     this.reject(error);
   }
 
+  /**
+   * The caller gave up (its signal, see `call.withSignal`): every attempt is aborted, and the
+   * breaker learns nothing — its admission is released, as for an ask whose caller left.
+   */
+  abandon(reason: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    const host = this.host;
+    if (this.list !== null) host.deadlines.remove(this);
+    host.breaker?.release(this.admission);
+    if (this.attempts !== null) {
+      this.cancelTrigger();
+      for (const attempt of this.attempts) if (!attempt.done) attempt.abort(reason);
+    } else this.abort(reason);
+    this.reject(reason);
+  }
+
   // ---- hedging ----
 
   /** Hedge timer fired: one more attempt, and re-arm while under `max`. */

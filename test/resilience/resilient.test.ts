@@ -616,3 +616,36 @@ describe('resilient: bad input', () => {
     expect((error as ConfigError).option).toBe(option);
   });
 });
+
+describe('call.withSignal: the caller can cancel', () => {
+  it("abandons the try in flight when the caller's signal aborts: attempts aborted, breaker not told, no retry or fallback", async () => {
+    const clock = new SimulatedClock();
+    const t = target(clock);
+    t.plan = () => 'hang';
+    const breaker = new Breaker({ failureThreshold: 1 }, { clock });
+    const call = wrap(t.fn, { clock, breaker, retry: { max: 3, baseMs: 1 }, fallback: 'fallback' });
+    const controller = new AbortController();
+    const result = track(call.withSignal(controller.signal)());
+    await advance(clock, 5);
+    expect(t.calls).toHaveLength(1);
+    controller.abort(new Error('caller left'));
+    await flush();
+    expect(result.done).toBe(true);
+    expect((result.error as Error).message).toBe('caller left');
+    expect(t.calls[0]!.signal.aborted).toBe(true);
+    await advance(clock, 20);
+    expect(t.calls).toHaveLength(1); // no retry
+    expect(breaker.state).toBe('closed'); // a caller giving up is not a failure of the target
+  });
+
+  it('rejects at once for an already aborted signal, and is the plain call without one', async () => {
+    const clock = new SimulatedClock();
+    const t = target(clock);
+    const call = wrap(t.fn, { clock });
+    const aborted = AbortSignal.abort(new Error('too late'));
+    await expect(call.withSignal(aborted)()).rejects.toThrow('too late');
+    expect(t.calls).toHaveLength(0);
+    expect(call.withSignal(undefined)).toBe(call);
+    expect(() => call.withSignal({} as AbortSignal)).toThrow(ConfigError);
+  });
+});
