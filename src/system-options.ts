@@ -7,6 +7,7 @@ import type { ExitReason } from './core/actor.js';
 import type { SnapshotStore } from './persistence/snapshot-store.js';
 import type { SnapshotMetrics } from './persistence/snapshots.js';
 import { SqliteSnapshotStore } from './persistence/sqlite-store.js';
+import { type BackoffOptions, DEFAULT_SUPERVISION, type Intensity, type SupervisionConfig, supervisionConfig } from './supervision/spec.js';
 import { type Clock, realClock } from './util/clock.js';
 import { ConfigError } from './util/errors.js';
 import { checkObject, knownKeys, positiveInteger, positiveNumber } from './util/options.js';
@@ -45,6 +46,11 @@ export interface SystemOptions {
   deadLetterCapacity?: number;
   /** Random source for backoff jitter (default Math.random); seed it in tests. */
   random?: () => number;
+  /**
+   * The root supervisor's limits over the top-level actors (`system.spawn`, `system.start`), each
+   * counted apart: `intensity` (default 3 restarts in 5 s) and `backoff` (default none).
+   */
+  root?: { intensity?: Intensity; backoff?: BackoffOptions };
 }
 
 /**
@@ -103,7 +109,7 @@ export function storeOpener(store: SystemOptions['store'], durability: SystemOpt
   throw new ConfigError('store', "must be a file path, ':memory:', a SnapshotStore or false");
 }
 
-export const SYSTEM_KEYS = ['name', 'store', 'durability', 'logger', 'clock', 'modes', 'askTimeoutMs', 'deadLetterCapacity', 'random'];
+export const SYSTEM_KEYS = ['name', 'store', 'durability', 'logger', 'clock', 'modes', 'askTimeoutMs', 'deadLetterCapacity', 'random', 'root'];
 const DEFAULT_STORE = 'data/genesis.db';
 
 /** The validated settings of `ActorSystem.start(options)` (a ConfigError names a bad option). */
@@ -113,6 +119,7 @@ export function resolveSystemOptions(options: SystemOptions): {
   deadLetterCapacity: number;
   random: () => number;
   askTimeoutMs: number;
+  root: SupervisionConfig;
 } {
   checkObject('ActorSystem.start(options)', options);
   knownKeys('ActorSystem.start(options)', options, SYSTEM_KEYS);
@@ -136,5 +143,14 @@ export function resolveSystemOptions(options: SystemOptions): {
     deadLetterCapacity: options.deadLetterCapacity === undefined ? 1000 : positiveInteger('deadLetterCapacity', options.deadLetterCapacity),
     random: options.random ?? Math.random,
     askTimeoutMs: options.askTimeoutMs === undefined ? 5000 : positiveNumber('askTimeoutMs', options.askTimeoutMs),
+    root: rootSupervision(options.root),
   };
+}
+
+/** The root supervisor's settings: one-for-one, with the given intensity and backoff. */
+function rootSupervision(root: SystemOptions['root']): SupervisionConfig {
+  if (root === undefined) return DEFAULT_SUPERVISION;
+  checkObject('root', root);
+  knownKeys('root', root, ['intensity', 'backoff']);
+  return supervisionConfig({ strategy: 'one-for-one', intensity: root.intensity, backoff: root.backoff, children: [] }, 'root.');
 }

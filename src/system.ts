@@ -93,7 +93,7 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
     this.random = resolved.random;
     this.asks = new Asks(this, resolved.askTimeoutMs);
     this.pubsub = new PubSub(this);
-    this.rootSupervision = new Supervision(this, DEFAULT_SUPERVISION, null, this);
+    this.rootSupervision = new Supervision(this, resolved.root, null, this);
     this.snapshotting = new Snapshots(this, storeOpener(options.store, options.durability));
     // An explicit store is opened now, so a bad path or a locked file fails the start.
     if (options.store !== undefined && options.store !== false) this.snapshotting.open();

@@ -555,6 +555,31 @@ describe('the root supervisor', () => {
       ['b', 'running'],
     ]);
   });
+
+  it('takes its intensity and backoff from ActorSystem.start({ root })', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({
+      clock,
+      random: () => 0.5,
+      root: { intensity: { maxRestarts: 1, withinMs: 10_000 }, backoff: { minMs: 100, maxMs: 100, jitter: 0 } },
+    });
+    const a = system.spawn(Crasher, { name: 'a' });
+    a.tell({ type: 'crash' });
+    await settle();
+    expect(system.tree()[0]!.status).toBe('restarting'); // waiting for the root's backoff
+    clock.advance(100);
+    await settle();
+    expect(system.tree()[0]).toMatchObject({ status: 'running', restarts: 1 });
+    a.tell({ type: 'crash' }); // a second restart within 10 s: more than maxRestarts 1
+    await settle();
+    expect(system.tree()[0]!.status).toBe('failed');
+    expect(system.escalations().map((e) => e.path)).toEqual(['/a']);
+  });
+
+  it('refuses bad root limits with a ConfigError naming them', async () => {
+    await expect(startSystem({ root: { intensity: { maxRestarts: -1, withinMs: 1000 } } })).rejects.toThrow(/root\.intensity\.maxRestarts/);
+    await expect(startSystem({ root: { strategy: 'one-for-all' } as never })).rejects.toThrow(/root\.strategy/);
+  });
 });
 
 describe('a handler that outlives its incarnation', () => {
