@@ -30,9 +30,12 @@ export type BreakerState = 'closed' | 'open' | 'halfOpen' | 'hedging';
 export interface BreakerOptions {
   /** Consecutive failures (timeouts count) that open a closed breaker. Default 5. */
   failureThreshold?: number;
-  /** First open period, ms. Default 5000. */
+  /** First open period, ms. Default 500. */
   resetTimeoutMs?: number;
-  /** Cap of the open period as it grows on consecutive re-opens, ms. Default 60000. */
+  /**
+   * Cap of the open period as it grows on consecutive re-opens, ms. Default 1000: a probe at least
+   * once a second, so service is back within a second of a fault's end, however long it lasted.
+   */
   maxResetTimeoutMs?: number;
   /** Growth factor of the open period per consecutive re-open (≥ 1). Default 2. */
   resetBackoff?: number;
@@ -60,8 +63,8 @@ export type ResolvedBreakerOptions = Readonly<Required<Omit<BreakerOptions, 'hed
 
 export const BREAKER_DEFAULTS: ResolvedBreakerOptions = Object.freeze({
   failureThreshold: 5,
-  resetTimeoutMs: 5000,
-  maxResetTimeoutMs: 60_000,
+  resetTimeoutMs: 500,
+  maxResetTimeoutMs: 1000,
   resetBackoff: 2,
   resetJitter: 0.2,
   halfOpenMaxCalls: 1,

@@ -649,3 +649,19 @@ describe('call.withSignal: the caller can cancel', () => {
     expect(() => call.withSignal({} as AbortSignal)).toThrow(ConfigError);
   });
 });
+
+describe('recovery', () => {
+  it("is back within a second of a 15 s fault's end with the default breaker", async () => {
+    const clock = new SimulatedClock();
+    const call = wrap(async () => (clock.now() < 15_000 ? Promise.reject(new Error('down')) : 'up'), { clock, breaker: true });
+    let firstSuccess = -1;
+    for (let t = 0; t < 17_000 && firstSuccess < 0; t += 10) {
+      const outcome = track(call());
+      await flush();
+      if (outcome.done && outcome.value === 'up') firstSuccess = clock.now();
+      clock.advance(10);
+    }
+    expect(firstSuccess).toBeGreaterThanOrEqual(15_000);
+    expect(firstSuccess - 15_000).toBeLessThanOrEqual(1000);
+  });
+});
