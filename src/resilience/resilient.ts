@@ -26,7 +26,7 @@ import { Admission, Breaker, type BreakerOptions, type TransitionListener } from
 import { answerFromFallback, type Fallback, NO_FALLBACK } from './fallback.js';
 import { hedgeDelayMs, type HedgePolicy, type ResolvedHedge, resolveHedge } from './hedge.js';
 import { LatencyHistogram } from './latency.js';
-import { type ResolvedRetry, type RetryPolicy, resolveRetry, retryDelayMs, sleep } from './retry.js';
+import { type ResolvedRetry, RetryBudget, type RetryPolicy, resolveRetry, retryDelayMs, sleep } from './retry.js';
 import { newStats, type ResilientStats } from './stats.js';
 import { type AutoTimeoutPolicy, deadlinesFor, resolveAutoTimeout, sampleLatency, TimeoutRule } from './timeout.js';
 import { Try, type TryHost } from './try.js';
@@ -95,6 +95,8 @@ class Core<A extends unknown[], R> implements TryHost<A, R> {
   private readonly fixedTimeoutMs: number;
   /** Neither retry nor fallback: a call is its single try, no async wrapper. */
   private readonly direct: boolean;
+  /** The retries this wrapper (one target) may still make; null without retry or budget. */
+  private readonly retryBudget: RetryBudget | null;
 
   constructor(
     readonly fn: (ctx: AttemptContext, ...args: A) => R | PromiseLike<R>,
@@ -115,6 +117,7 @@ class Core<A extends unknown[], R> implements TryHost<A, R> {
     this.timeout = new TimeoutRule(timeout, auto, breaker, latency, minSamples);
     this.fixedTimeoutMs = this.timeout.fixedMs;
     this.direct = retry === null && fallback === NO_FALLBACK;
+    this.retryBudget = retry?.budget ? new RetryBudget(retry.budget) : null;
   }
 
   hedgeDelayMs(): number {
@@ -123,6 +126,7 @@ class Core<A extends unknown[], R> implements TryHost<A, R> {
 
   call(args: A, signal?: AbortSignal): Promise<R> {
     this.stats.calls++;
+    this.retryBudget?.deposit();
     if (signal !== undefined) return this.guarded(args, signal);
     return this.direct ? this.tryOnce(args, 1) : this.guarded(args);
   }
@@ -169,7 +173,11 @@ class Core<A extends unknown[], R> implements TryHost<A, R> {
         return await this.tryOnce(args, number, signal);
       } catch (error) {
         if (signal?.aborted) throw signal.reason; // no retry, no fallback for a caller that left
-        const delay = retry === null ? -1 : retryDelayMs(retry, error, number, startedAt, this.clock, this.random);
+        let delay = retry === null ? -1 : retryDelayMs(retry, error, number, startedAt, this.clock, this.random);
+        if (delay >= 0 && this.retryBudget !== null && !this.retryBudget.withdraw(this.clock.now())) {
+          this.stats.retriesRefused++; // the budget is spent: retrying would multiply an overload
+          delay = -1;
+        }
         if (delay >= 0) {
           await sleep(this.clock, delay);
           number++;

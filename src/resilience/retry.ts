@@ -23,11 +23,20 @@ export interface RetryPolicy {
   /** Whether an error is worth retrying. Never asked for CircuitOpenError, ConfigError, or an
    *  error with `retryable: false` (never retried). Default: every other error. */
   retryOn?: (error: unknown, attempt: number) => boolean;
+  /**
+   * The wrapper's retry budget, so that retries never multiply an overload: every call earns
+   * `ratio` of a retry (at most `100 × ratio` saved up), and `minPerSecond` retries a second are
+   * always allowed. A retry the budget cannot pay for is not made (the error stands, or the
+   * fallback answers). Default `{ ratio: 0.2, minPerSecond: 10 }`; false: no budget.
+   */
+  budget?: { ratio?: number; minPerSecond?: number } | false;
 }
 
 export interface ResolvedRetry {
   max: number;
   budgetMs: number;
+  /** Retries earned per call, and the retries a second always allowed; null: no budget. */
+  budget: { ratio: number; minPerSecond: number } | null;
   retryOn: ((error: unknown, attempt: number) => boolean) | null;
   backoff: BackoffPolicy;
 }
@@ -35,7 +44,7 @@ export interface ResolvedRetry {
 export function resolveRetry(retry: RetryPolicy | undefined): ResolvedRetry | null {
   if (retry === undefined) return null;
   checkObject('retry', retry);
-  knownKeys('retry', retry, ['max', 'baseMs', 'maxMs', 'jitter', 'budgetMs', 'retryOn']);
+  knownKeys('retry', retry, ['max', 'baseMs', 'maxMs', 'jitter', 'budgetMs', 'retryOn', 'budget']);
   const max = retry.max === undefined ? 3 : retry.max;
   if (!Number.isInteger(max) || max < 0) throw new ConfigError('retry.max', `must be an integer ≥ 0 (got ${String(max)})`);
   const baseMs = retry.baseMs === undefined ? 100 : positiveNumber('retry.baseMs', retry.baseMs);
@@ -45,7 +54,60 @@ export function resolveRetry(retry: RetryPolicy | undefined): ResolvedRetry | nu
   if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1)) throw new ConfigError('retry.jitter', `must be a number in [0, 1] (got ${String(jitter)})`);
   const budgetMs = retry.budgetMs === undefined ? Infinity : positiveNumber('retry.budgetMs', retry.budgetMs);
   if (retry.retryOn !== undefined && typeof retry.retryOn !== 'function') throw new ConfigError('retry.retryOn', 'must be a function (error, attempt) => boolean');
-  return { max, budgetMs, retryOn: retry.retryOn ?? null, backoff: { baseMs, maxMs, factor: 2, jitter } };
+  return { max, budgetMs, budget: resolveBudget(retry.budget), retryOn: retry.retryOn ?? null, backoff: { baseMs, maxMs, factor: 2, jitter } };
+}
+
+function resolveBudget(budget: RetryPolicy['budget']): ResolvedRetry['budget'] {
+  if (budget === false) return null;
+  if (budget === undefined) return { ratio: 0.2, minPerSecond: 10 };
+  checkObject('retry.budget', budget);
+  knownKeys('retry.budget', budget, ['ratio', 'minPerSecond']);
+  const ratio = budget.ratio ?? 0.2;
+  if (typeof ratio !== 'number' || !(ratio >= 0 && ratio <= 10)) throw new ConfigError('retry.budget.ratio', `must be a number in [0, 10] (got ${String(ratio)})`);
+  const minPerSecond = budget.minPerSecond ?? 10;
+  if (!Number.isInteger(minPerSecond) || minPerSecond < 0) {
+    throw new ConfigError('retry.budget.minPerSecond', `must be an integer ≥ 0 (got ${String(minPerSecond)})`);
+  }
+  return { ratio, minPerSecond };
+}
+
+/**
+ * A wrapper's retry budget (Finagle's rule): calls deposit `ratio` of a retry each, a retry
+ * withdraws one; `minPerSecond` retries a second come from a reserve, so a quiet target can still
+ * be retried. Under an overload, when most calls fail, retries stay a fraction of the calls
+ * instead of multiplying them.
+ */
+export class RetryBudget {
+  private balance = 0;
+  private readonly cap: number;
+  private windowStart = Number.NEGATIVE_INFINITY;
+  private reserveUsed = 0;
+
+  constructor(private readonly budget: { ratio: number; minPerSecond: number }) {
+    this.cap = Math.max(1, 100 * budget.ratio);
+  }
+
+  /** A call was made. */
+  deposit(): void {
+    this.balance = Math.min(this.cap, this.balance + this.budget.ratio);
+  }
+
+  /** True when a retry may be made now (and is paid for). */
+  withdraw(now: number): boolean {
+    if (this.balance >= 1) {
+      this.balance -= 1;
+      return true;
+    }
+    if (now - this.windowStart >= 1000) {
+      this.windowStart = now;
+      this.reserveUsed = 0;
+    }
+    if (this.reserveUsed < this.budget.minPerSecond) {
+      this.reserveUsed++;
+      return true;
+    }
+    return false;
+  }
 }
 
 /**

@@ -13,6 +13,8 @@ export interface ResilientStats {
   /** Tries refused (or short-circuited to the fallback) by an open breaker. */
   rejected: number;
   retries: number;
+  /** Retries not made because the retry budget could not pay for them. */
+  retriesRefused: number;
   /** Hedged attempts started. */
   hedges: number;
   /** Degraded successes: calls answered by the fallback. */
@@ -22,5 +24,5 @@ export interface ResilientStats {
 }
 
 export function newStats(): ResilientStats {
-  return { calls: 0, tries: 0, successes: 0, failures: 0, timeouts: 0, rejected: 0, retries: 0, hedges: 0, fallbacks: 0, fallbackFailures: 0 };
+  return { calls: 0, tries: 0, successes: 0, failures: 0, timeouts: 0, rejected: 0, retries: 0, retriesRefused: 0, hedges: 0, fallbacks: 0, fallbackFailures: 0 };
 }

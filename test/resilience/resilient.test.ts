@@ -665,3 +665,40 @@ describe('recovery', () => {
     expect(firstSuccess - 15_000).toBeLessThanOrEqual(1000);
   });
 });
+
+describe('retry budget', () => {
+  it('keeps retries a fraction of the calls when the target keeps failing (no retry storm)', async () => {
+    const clock = new SimulatedClock();
+    let tries = 0;
+    const call = wrap(
+      async () => {
+        tries++;
+        throw new Error('overloaded');
+      },
+      { clock, retry: { max: 3, baseMs: 1, jitter: 0, budget: { ratio: 0.2, minPerSecond: 10 } } },
+    );
+    const calls = 1000;
+    const outcomes = Array.from({ length: calls }, () => track(call()));
+    await advance(clock, 20); // every backoff (1, 2, 4 ms) has passed
+    expect(outcomes.every((o) => o.done && o.error instanceof Error)).toBe(true);
+    // without a budget: 4 tries a call (4000); with it: 1000 first tries + about 20% + the reserve
+    expect(tries).toBeLessThanOrEqual(calls + 0.2 * calls + 10);
+    expect(call.stats.retriesRefused).toBeGreaterThan(0);
+  });
+
+  it('still retries a quiet target from the reserve, and can be turned off', async () => {
+    const clock = new SimulatedClock();
+    let tries = 0;
+    const flaky = async () => {
+      tries++;
+      if (tries < 3) throw new Error('blip');
+      return 'ok';
+    };
+    const call = wrap(flaky, { clock, retry: { max: 3, baseMs: 1, jitter: 0 } });
+    const result = track(call());
+    await advance(clock, 10);
+    expect(result.value).toBe('ok'); // two retries for one call: paid from the per-second reserve
+    expect(() => wrap(flaky, { clock, retry: { budget: { ratio: -1 } } })).toThrow(/retry\.budget\.ratio/);
+    expect(() => wrap(flaky, { clock, retry: { budget: false } })).not.toThrow();
+  });
+});
