@@ -24,6 +24,7 @@ export { resilient } from './resilience/resilient.js';
 export type {
   AttemptContext,
   AutoTimeoutPolicy,
+  BulkheadPolicy,
   Fallback,
   HedgePolicy,
   ResilientFunction,
@@ -68,6 +69,7 @@ export {
   CheckpointError,
   ConfigError,
   EscalationError,
+  OverloadedError,
   StoreLockedError,
   NotASnapshotStoreError,
 } from './util/errors.js';

@@ -32,10 +32,12 @@ import { type AutoTimeoutPolicy, deadlinesFor, resolveAutoTimeout, sampleLatency
 import { Try, type TryHost } from './try.js';
 import { type Clock, realClock } from '../util/clock.js';
 import type { DeadlineQueue } from '../util/deadline-queue.js';
-import { CircuitOpenError, ConfigError } from '../util/errors.js';
+import { CircuitOpenError, ConfigError, OverloadedError } from '../util/errors.js';
+import { type Bulkhead, type BulkheadPolicy, resolveBulkhead } from './bulkhead.js';
 import { checkObject, knownKeys, positiveInteger, positiveNumber } from '../util/options.js';
 
 export type { AttemptContext } from './attempt.js';
+export type { BulkheadPolicy } from './bulkhead.js';
 export type { Fallback } from './fallback.js';
 export type { HedgePolicy } from './hedge.js';
 export type { RetryPolicy } from './retry.js';
@@ -52,6 +54,8 @@ export interface ResilientPolicy<A extends unknown[] = unknown[], R = unknown> {
   /** true: a breaker with the defaults; options: a breaker of this wrapper; a Breaker: shared. */
   breaker?: boolean | BreakerOptions | Breaker;
   hedge?: HedgePolicy;
+  /** At most this many calls at once, this many more waiting; beyond: OverloadedError at once. */
+  bulkhead?: BulkheadPolicy;
   /** A value, or a function of (error, ...args) — so a function value must be wrapped in one. */
   fallback?: Fallback<A, R>;
   /** Deadlines, backoffs and the breaker's delays. Default realClock. */
@@ -112,6 +116,7 @@ class Core<A extends unknown[], R> implements TryHost<A, R> {
     private readonly retry: ResolvedRetry | null,
     readonly hedge: ResolvedHedge | null,
     private readonly fallback: Fallback<A, R> | typeof NO_FALLBACK,
+    private readonly bulkhead: Bulkhead | null = null,
   ) {
     this.deadlines = deadlinesFor(clock);
     this.timeout = new TimeoutRule(timeout, auto, breaker, latency, minSamples);
@@ -127,6 +132,7 @@ class Core<A extends unknown[], R> implements TryHost<A, R> {
   call(args: A, signal?: AbortSignal): Promise<R> {
     this.stats.calls++;
     this.retryBudget?.deposit();
+    if (this.bulkhead !== null) return this.throughBulkhead(this.bulkhead, args, signal);
     if (signal !== undefined) return this.guarded(args, signal);
     return this.direct ? this.tryOnce(args, 1) : this.guarded(args);
   }
@@ -190,6 +196,23 @@ class Core<A extends unknown[], R> implements TryHost<A, R> {
     }
   }
 
+  /** bulkhead( retry( … ) ): a slot for the whole call, or OverloadedError at once (or the fallback). */
+  private async throughBulkhead(bulkhead: Bulkhead, args: A, signal: AbortSignal | undefined): Promise<R> {
+    const entered = bulkhead.enter();
+    if (entered === null) {
+      this.stats.overloaded++;
+      const error = new OverloadedError(this.name, `${bulkhead.running} calls running and ${bulkhead.queued} waiting (bulkhead full)`);
+      if (this.fallback === NO_FALLBACK) throw error;
+      return answerFromFallback(this.fallback, error, args, this.stats);
+    }
+    if (entered !== true) await entered;
+    try {
+      return await (signal !== undefined || !this.direct ? this.guarded(args, signal) : this.tryOnce(args, 1));
+    } finally {
+      bulkhead.leave();
+    }
+  }
+
   /** An open breaker refused the try: CircuitOpenError, or the fallback of an essential one. */
   private refuse(admission: Admission, args: A): Promise<R> {
     this.stats.rejected++;
@@ -204,7 +227,7 @@ class Core<A extends unknown[], R> implements TryHost<A, R> {
   }
 }
 
-const POLICY_KEYS = ['name', 'timeoutMs', 'autoTimeout', 'retry', 'breaker', 'hedge', 'fallback', 'clock', 'random', 'onTransition', 'minSamples'];
+const POLICY_KEYS = ['name', 'timeoutMs', 'autoTimeout', 'retry', 'breaker', 'hedge', 'bulkhead', 'fallback', 'clock', 'random', 'onTransition', 'minSamples'];
 
 /**
  * Wraps `fn` with the policy (see the file header for the order). Throws ConfigError naming the
@@ -275,6 +298,7 @@ export function resilient<A extends unknown[], R>(
     retry,
     hedge,
     hasFallback ? (policy.fallback as Fallback<A, Awaited<R>>) : NO_FALLBACK,
+    resolveBulkhead(policy.bulkhead),
   );
   const call = (...args: A): Promise<Awaited<R>> => core.call(args.length === 0 ? (NO_ARGS as A) : args);
   const withSignal = (signal: AbortSignal | undefined) => {

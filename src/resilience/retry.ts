@@ -6,7 +6,7 @@
  */
 import type { Clock } from '../util/clock.js';
 import { type BackoffPolicy, backoffDelay } from '../util/backoff.js';
-import { CircuitOpenError, ConfigError } from '../util/errors.js';
+import { CircuitOpenError, ConfigError, OverloadedError } from '../util/errors.js';
 import { checkObject, knownKeys, positiveNumber } from '../util/options.js';
 
 export interface RetryPolicy {
@@ -20,7 +20,7 @@ export interface RetryPolicy {
   jitter?: number;
   /** No retry starts later than this after the call began, ms. Default: no budget. */
   budgetMs?: number;
-  /** Whether an error is worth retrying. Never asked for CircuitOpenError, ConfigError, or an
+  /** Whether an error is worth retrying. Never asked for CircuitOpenError, OverloadedError, ConfigError, or an
    *  error with `retryable: false` (never retried). Default: every other error. */
   retryOn?: (error: unknown, attempt: number) => boolean;
   /**
@@ -122,7 +122,7 @@ export function retryDelayMs(retry: ResolvedRetry, error: unknown, number: numbe
 }
 
 function retryable(retry: ResolvedRetry, error: unknown, number: number): boolean {
-  if (error instanceof CircuitOpenError || error instanceof ConfigError) return false;
+  if (error instanceof CircuitOpenError || error instanceof ConfigError || error instanceof OverloadedError) return false;
   if (typeof error === 'object' && error !== null && (error as { retryable?: unknown }).retryable === false) return false;
   return retry.retryOn === null || retry.retryOn(error, number) === true;
 }

@@ -15,6 +15,8 @@ export interface ResilientStats {
   retries: number;
   /** Retries not made because the retry budget could not pay for them. */
   retriesRefused: number;
+  /** Calls refused at once by a full bulkhead (OverloadedError, or the fallback). */
+  overloaded: number;
   /** Hedged attempts started. */
   hedges: number;
   /** Degraded successes: calls answered by the fallback. */
@@ -24,5 +26,18 @@ export interface ResilientStats {
 }
 
 export function newStats(): ResilientStats {
-  return { calls: 0, tries: 0, successes: 0, failures: 0, timeouts: 0, rejected: 0, retries: 0, retriesRefused: 0, hedges: 0, fallbacks: 0, fallbackFailures: 0 };
+  return {
+    calls: 0,
+    tries: 0,
+    successes: 0,
+    failures: 0,
+    timeouts: 0,
+    rejected: 0,
+    retries: 0,
+    retriesRefused: 0,
+    overloaded: 0,
+    hedges: 0,
+    fallbacks: 0,
+    fallbackFailures: 0,
+  };
 }

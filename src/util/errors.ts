@@ -300,3 +300,22 @@ export class NotASnapshotStoreError extends GenesisError {
     super('NOT_A_SNAPSHOT_STORE', `${file} is not a Genesis snapshot store: ${why}; give the store option another file`);
   }
 }
+
+/**
+ * Refused at once because the target is full (a bulkhead's concurrency and queue are taken):
+ * the caller can degrade now instead of discovering the overload later by a timeout. Never
+ * retried, and never counted against a breaker.
+ *
+ * @example
+ * ```ts
+ * try { await quote(symbol) } catch (e) { if (isGenesisError(e, 'OVERLOADED')) return cachedQuote(symbol); throw e }
+ * ```
+ */
+export class OverloadedError extends GenesisError {
+  constructor(
+    readonly path: string,
+    why: string,
+  ) {
+    super('OVERLOADED', `${path} is overloaded: ${why}`);
+  }
+}

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Breaker } from '../../src/resilience/breaker.js';
 import { SimulatedClock } from '../../src/util/clock.js';
-import { CircuitOpenError, ConfigError, TimeoutError } from '../../src/util/errors.js';
+import { CircuitOpenError, ConfigError, OverloadedError, TimeoutError } from '../../src/util/errors.js';
 import { type AttemptContext, resilient, type ResilientPolicy } from '../../src/resilience/resilient.js';
 
 /** Lets promise callbacks run (no real timer is involved: every delay is on the simulated clock). */
@@ -700,5 +700,34 @@ describe('retry budget', () => {
     expect(result.value).toBe('ok'); // two retries for one call: paid from the per-second reserve
     expect(() => wrap(flaky, { clock, retry: { budget: { ratio: -1 } } })).toThrow(/retry\.budget\.ratio/);
     expect(() => wrap(flaky, { clock, retry: { budget: false } })).not.toThrow();
+  });
+});
+
+describe('bulkhead', () => {
+  it('runs maxConcurrent calls, queues maxQueue more in order, and refuses the rest at once with OverloadedError', async () => {
+    const clock = new SimulatedClock();
+    const t = target(clock);
+    t.plan = () => ({ ms: 10, value: 'done' });
+    const call = wrap(t.fn, { clock, bulkhead: { maxConcurrent: 2, maxQueue: 1 } });
+    const outcomes = [track(call()), track(call()), track(call()), track(call())];
+    await flush();
+    expect(t.calls).toHaveLength(2); // two running, one waiting
+    expect(outcomes[3]!.error).toBeInstanceOf(OverloadedError); // refused at once, not timed out
+    expect(call.stats.overloaded).toBe(1);
+    await advance(clock, 10);
+    expect(t.calls).toHaveLength(3); // the waiting call got the first free slot
+    await advance(clock, 10);
+    expect(outcomes.slice(0, 3).map((o) => o.value)).toEqual(['done', 'done', 'done']);
+  });
+
+  it('lets a refused call degrade through the fallback, and checks its options', async () => {
+    const clock = new SimulatedClock();
+    const t = target(clock);
+    t.plan = () => 'hang';
+    const call = wrap(t.fn, { clock, bulkhead: { maxConcurrent: 1 }, fallback: 'busy' });
+    track(call());
+    expect(await call()).toBe('busy');
+    expect(() => wrap(t.fn, { clock, bulkhead: { maxConcurrent: 0 } })).toThrow(/bulkhead\.maxConcurrent/);
+    expect(() => wrap(t.fn, { clock, bulkhead: { maxConcurrent: 1, maxQueue: -1 } })).toThrow(/bulkhead\.maxQueue/);
   });
 });
