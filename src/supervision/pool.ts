@@ -18,13 +18,21 @@ import type { ActorRef } from '../core/ref.js';
 import { CHILD_KEYS, type ChildSpec, childSpec } from '../core/spec.js';
 import { breakerOptions } from '../resilience/breaker.js';
 import { LatencyHistogram } from '../resilience/latency.js';
-import { ConfigError } from '../util/errors.js';
+import { ConfigError, OverloadedError } from '../util/errors.js';
 import { checkObject, knownKeys, positiveInteger, positiveNumber } from '../util/options.js';
 import { DEFAULT_SUPERVISION, type PoolOptions, type PoolSpec, type Routing, type SupervisionConfig, supervisionConfig } from './spec.js';
 import { Supervision } from './supervision.js';
 
 /** Options a pool node accepts. */
-export const POOL_KEYS: readonly string[] = [...CHILD_KEYS.filter((k) => k !== 'snapshot' && k !== 'partners'), 'size', 'routing', 'hedge', 'intensity', 'poolBreaker'];
+export const POOL_KEYS: readonly string[] = [
+  ...CHILD_KEYS.filter((k) => k !== 'snapshot' && k !== 'partners'),
+  'size',
+  'routing',
+  'hedge',
+  'intensity',
+  'poolBreaker',
+  'maxInFlight',
+];
 
 /** The pool node's own ChildSpec (options already checked): its restart and shutdown, and its
  *  own breaker, none by default. Its other options (breaker, mailbox, …) are its workers'. */
@@ -39,7 +47,10 @@ interface Hedge {
   initialMs: number;
 }
 
-export function checkPoolOptions(options: PoolOptions, at: string): { size: number; routing: Routing; hedge: Hedge | null; supervision: SupervisionConfig } {
+export function checkPoolOptions(
+  options: PoolOptions,
+  at: string,
+): { size: number; routing: Routing; hedge: Hedge | null; supervision: SupervisionConfig; maxInFlight: number } {
   checkObject(`${at}options`, options);
   const size = positiveInteger(`${at}size`, options.size);
   const routing = options.routing ?? 'round-robin';
@@ -61,7 +72,8 @@ export function checkPoolOptions(options: PoolOptions, at: string): { size: numb
   const supervision = options.intensity
     ? supervisionConfig({ strategy: 'one-for-one', intensity: options.intensity, children: [] }, at)
     : { ...DEFAULT_SUPERVISION, intensity: { maxRestarts: 3 * size, withinMs: 5000 } };
-  return { size, routing, hedge, supervision };
+  const maxInFlight = options.maxInFlight === undefined ? Infinity : positiveInteger(`${at}maxInFlight`, options.maxInFlight);
+  return { size, routing, hedge, supervision, maxInFlight };
 }
 
 interface PoolState {
@@ -73,7 +85,14 @@ interface PoolState {
   inflight: number[];
   /** Latency of the winning attempts, for a 'p95' hedge threshold. */
   latency: LatencyHistogram;
+  /** Asks admitted at priority 0–2 (maxInFlight × workers; Infinity: no admission control). */
+  limit: number;
+  /** Asks admitted and not yet answered, when there is a limit. */
+  admitted: number;
 }
+
+/** The share of the limit each priority may fill: the lowest priorities are refused first. */
+const ADMITTED_SHARE = [1, 1, 1, 0.75, 0.5];
 
 /** The actor behind a `pool(…)` node. */
 export const PoolActor = defineActor<PoolState, unknown, PoolSpec>({
@@ -88,7 +107,15 @@ export const PoolActor = defineActor<PoolState, unknown, PoolSpec>({
       return;
     }
     // The workers get what is left of the caller's deadline.
-    const reply = ctx.deferReply();
+    let reply = ctx.deferReply();
+    if (state.limit !== Infinity) {
+      const cap = Math.max(1, Math.floor(state.limit * ADMITTED_SHARE[priority]!));
+      if (state.admitted >= cap) {
+        reply.fail(new OverloadedError(cell.path, `${state.admitted} asks in flight, the limit at priority ${priority} is ${cap}`));
+        return;
+      }
+      reply = admitted(state, reply);
+    }
     if (state.hedge === null) askOnce(state, cell, message, reply, ask.deadline, priority);
     else new HedgedAsk(state, state.hedge, cell, ask, message, reply, priority).launch(pick(state, null)!);
   },
@@ -96,8 +123,8 @@ export const PoolActor = defineActor<PoolState, unknown, PoolSpec>({
 
 /** Starts the workers one after another, each once the previous one's init settled (OTP order). */
 async function startPool(spec: PoolSpec, cell: ActorCell): Promise<PoolState> {
-  const { size, routing, hedge, supervision } = checkPoolOptions(spec.options, '');
-  const { size: _s, routing: _r, hedge: _h, intensity: _i, poolBreaker: _b, ...workerOptions } = spec.options;
+  const { size, routing, hedge, supervision, maxInFlight } = checkPoolOptions(spec.options, '');
+  const { size: _s, routing: _r, hedge: _h, intensity: _i, poolBreaker: _b, maxInFlight: _m, ...workerOptions } = spec.options;
   cell.supervision = new Supervision(cell.system, supervision, cell);
   const workers: ActorRef[] = [];
   const workerSpec = childSpec(workerOptions, '');
@@ -107,7 +134,37 @@ async function startPool(spec: PoolSpec, cell: ActorCell): Promise<PoolState> {
     workers.push(worker.ref);
     await worker.whenStarted();
   }
-  return { workers, next: 0, routing, hedge, inflight: new Array<number>(size).fill(0), latency: new LatencyHistogram({ window: 256 }) };
+  return {
+    workers,
+    next: 0,
+    routing,
+    hedge,
+    inflight: new Array<number>(size).fill(0),
+    latency: new LatencyHistogram({ window: 256 }),
+    limit: maxInFlight * size,
+    admitted: 0,
+  };
+}
+
+/** The reply of an admitted ask: its answer, or its failure, frees its place. */
+function admitted(state: PoolState, reply: DeferredReply): DeferredReply {
+  let done = false;
+  const free = () => {
+    if (!done) {
+      done = true;
+      state.admitted--;
+    }
+  };
+  state.admitted++;
+  const counted = ((value: unknown) => {
+    free();
+    return reply(value);
+  }) as DeferredReply;
+  counted.fail = (error: unknown) => {
+    free();
+    return reply.fail(error);
+  };
+  return counted;
 }
 
 /**

@@ -197,6 +197,12 @@ export interface PoolOptions<A = unknown> extends Omit<ChildOptions<A>, 'snapsho
    * (a slow request, a caller's short deadline) must not refuse what healthy workers can answer.
    */
   poolBreaker?: BreakerOptions | false;
+  /**
+   * Admission control: asks in flight per worker the pool admits (default: no limit). Beyond it
+   * an ask is refused at once with OverloadedError — the caller can degrade now instead of timing
+   * out later — lowest priorities first: priority 3 is admitted up to ¾ of the limit, 4 up to ½.
+   */
+  maxInFlight?: number;
 }
 
 /**

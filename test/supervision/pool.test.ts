@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../actors/rng.js';
-import { type ActorRef, CircuitOpenError, type Clock, ConfigError, defineActor, pool, SimulatedClock, supervisor, TimeoutError } from '../../src/index.js';
+import {
+  type ActorRef,
+  CircuitOpenError,
+  OverloadedError,
+  type Clock,
+  ConfigError,
+  defineActor,
+  pool,
+  SimulatedClock,
+  supervisor,
+  TimeoutError,
+} from '../../src/index.js';
 import { cellOf } from '../../src/core/cell.js';
 import type { Asks } from '../../src/core/asking.js';
 import { nextTurn, startSystem, until } from '../helpers.js';
@@ -373,5 +384,25 @@ describe('pool cancellation', () => {
     expect(await asked).toBe('x');
     expect(answered).toBe(1);
     expect(signals[0]!.aborted).toBe(true); // worker 0's attempt is no longer needed
+  });
+});
+
+describe('pool admission control', () => {
+  it('refuses asks beyond maxInFlight at once with OverloadedError, lowest priorities first', async () => {
+    const system = await startSystem();
+    const replies: ((v: unknown) => boolean)[] = [];
+    const Holding = defineActor<null, unknown>({ receive: (_s, _m, ctx) => void replies.push(ctx.deferReply()) });
+    const p = await system.start(pool('p', Holding, { size: 2, maxInFlight: 2 })); // 4 at priority 0–2
+    const normal = [1, 2, 3].map((i) => p.ask(i, { timeoutMs: 60_000 }));
+    const low = p.ask('low', { priority: 4, timeoutMs: 60_000 }).catch((e: unknown) => e);
+    expect(await low).toBeInstanceOf(OverloadedError); // priority 4 may fill half: 2 < 3 in flight
+    const fourth = p.ask(4, { timeoutMs: 60_000 });
+    const fifth = p.ask(5, { timeoutMs: 60_000 }).catch((e: unknown) => e);
+    expect(await fifth).toBeInstanceOf(OverloadedError); // refused at once, not after a timeout
+    await until(() => replies.length === 4);
+    for (const [i, reply] of replies.entries()) reply(`answer ${i}`);
+    expect((await Promise.all([...normal, fourth])).length).toBe(4);
+    void p.ask('again', { priority: 4, timeoutMs: 60_000 }).catch(() => {});
+    await until(() => replies.length === 5); // places freed: admitted again, even at priority 4
   });
 });
