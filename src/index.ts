@@ -9,6 +9,7 @@ export type {
   Context,
   DeferredReply,
   DownSignal,
+  ModeSignal,
   ExitReason,
   PublishOptions,
   Signal,
@@ -48,6 +49,9 @@ export type { MailboxOptions, OverflowPolicy } from './core/mailbox.js';
 export type { DeadLetter, DeadLetterReason } from './core/dead-letters.js';
 export { DeadLetters } from './core/dead-letters.js';
 export { realClock, SimulatedClock } from './util/clock.js';
+export { MODES, modesMachine } from './modes/modes-machine.js';
+export type { Mode, ModeThresholds } from './modes/modes-machine.js';
+export type { ModesOptions } from './modes/modes.js';
 export type { SkippedRow, SnapshotRow, SnapshotStore } from './persistence/snapshot-store.js';
 export type { SnapshotInfo, SnapshotMetrics } from './persistence/snapshots.js';
 export type { SnapshotOptions } from './core/spec.js';

@@ -8,6 +8,7 @@ import type { SnapshotStore } from './persistence/snapshot-store.js';
 import type { SnapshotMetrics } from './persistence/snapshots.js';
 import { SqliteSnapshotStore } from './persistence/sqlite-store.js';
 import { type BackoffOptions, DEFAULT_SUPERVISION, type Intensity, type SupervisionConfig, supervisionConfig } from './supervision/spec.js';
+import { type ModesOptions, type ResolvedModes, resolveModes } from './modes/modes.js';
 import { type Clock, realClock } from './util/clock.js';
 import { ConfigError } from './util/errors.js';
 import { checkObject, knownKeys, positiveInteger, positiveNumber } from './util/options.js';
@@ -38,8 +39,8 @@ export interface SystemOptions {
   logger?: Logger | LoggerOptions;
   /** Time source for deadlines and delays; a SimulatedClock in tests. */
   clock?: Clock;
-  /** System-mode settings (arrive with modes). */
-  modes?: object;
+  /** Thresholds of the system modes (see README, "System modes"); false: set by hand only. */
+  modes?: ModesOptions | false;
   /** Default ask timeout (ms), 5000. */
   askTimeoutMs?: number;
   /** How many dead letters the ring keeps, 1000. */
@@ -120,6 +121,7 @@ export function resolveSystemOptions(options: SystemOptions): {
   random: () => number;
   askTimeoutMs: number;
   root: SupervisionConfig;
+  modes: ResolvedModes;
 } {
   checkObject('ActorSystem.start(options)', options);
   knownKeys('ActorSystem.start(options)', options, SYSTEM_KEYS);
@@ -131,12 +133,6 @@ export function resolveSystemOptions(options: SystemOptions): {
     throw new ConfigError('clock', 'must have now(), setTimeout() and clearTimeout()');
   }
   if (options.random !== undefined && typeof options.random !== 'function') throw new ConfigError('random', 'must be a function returning [0, 1)');
-  if (options.modes !== undefined) {
-    // Nothing about modes is configurable yet: refuse anything but an empty object, so that a
-    // threshold given today is not silently ignored.
-    checkObject('modes', options.modes);
-    knownKeys('modes', options.modes, []);
-  }
   return {
     name: options.name ?? 'genesis',
     clock,
@@ -144,6 +140,7 @@ export function resolveSystemOptions(options: SystemOptions): {
     random: options.random ?? Math.random,
     askTimeoutMs: options.askTimeoutMs === undefined ? 5000 : positiveNumber('askTimeoutMs', options.askTimeoutMs),
     root: rootSupervision(options.root),
+    modes: resolveModes(options.modes),
   };
 }
 

@@ -11,7 +11,7 @@ import type { PendingAsk } from './core/ask.js';
 import { Asks } from './core/asking.js';
 import { ActorCell, cellOf, Status } from './core/cell.js';
 import { DeadLetters } from './core/dead-letters.js';
-import { type MailboxConfig, mailboxConfig } from './core/mailbox.js';
+import { LAST_LANE, type MailboxConfig, mailboxConfig } from './core/mailbox.js';
 import { PubSub } from './core/pubsub.js';
 import { ActorRef } from './core/ref.js';
 import type { Runtime } from './core/runtime.js';
@@ -24,11 +24,16 @@ import { spawnNode, type TreeNode, treeView, validateTree } from './supervision/
 import type { Clock } from './util/clock.js';
 import { ActorStoppedError, ConfigError, MailboxFullError, SystemStoppedError } from './util/errors.js';
 import { createLogger, loggableError } from './util/logger.js';
+import type { Mode } from './modes/modes-machine.js';
+import { checkMode, Modes } from './modes/modes.js';
 import { type Escalation, resolveSystemOptions, storeOpener, type SystemMetrics, type SystemOptions } from './system-options.js';
 import { checkName, checkObject, knownKeys, positiveNumber } from './util/options.js';
 
 export type { MailboxView, TreeNode } from './supervision/tree.js';
 export type { Escalation, SystemMetrics, SystemOptions } from './system-options.js';
+
+/** The lowest lane a non-essential actor may take messages from, by mode (see Runtime.maxLane). */
+const MAX_LANE: Record<Mode, number> = { normal: LAST_LANE, preSafe: LAST_LANE, latency: LAST_LANE, safe: 3, recovery: 3, emergency: 0 };
 
 const SPAWN_KEYS = ['name', 'parent', ...CHILD_KEYS];
 
@@ -62,6 +67,7 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
   readonly topLevel = new Map<string, ActorCell>();
   /** @internal */ readonly random: () => number;
   private readonly rootSupervision: Supervision;
+  private readonly modes: Modes;
   /** @internal */ readonly snapshotting: Snapshots;
   private readonly escalationLog: Escalation[] = [];
   private nextId = 0;
@@ -94,14 +100,70 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
     this.asks = new Asks(this, resolved.askTimeoutMs);
     this.pubsub = new PubSub(this);
     this.rootSupervision = new Supervision(this, resolved.root, null, this);
+    this.modes = new Modes(this.clock, resolved.modes, (from, to, reason) => this.modeChanged(from, to, reason));
     this.snapshotting = new Snapshots(this, storeOpener(options.store, options.durability));
     // An explicit store is opened now, so a bad path or a locked file fails the start.
     if (options.store !== undefined && options.store !== false) this.snapshotting.open();
   }
 
   /** The system mode; 'normal' until modes escalate it. */
-  get mode(): string {
-    return 'normal';
+  get mode(): Mode {
+    return this.modes.mode;
+  }
+
+  /**
+   * Pins the system mode (an operator's decision, until `setMode('auto')` hands control back to
+   * the health signals). A bad mode name is a ConfigError.
+   *
+   * @example
+   * ```ts
+   * system.setMode('safe', 'exchange maintenance');   // non-essential actors defer priorities 3–4
+   * system.setMode('auto');
+   * ```
+   */
+  setMode(mode: Mode | 'auto', reason = 'set by hand'): void {
+    this.modes.set(checkMode(mode), String(reason));
+  }
+
+  /** @internal See Runtime.maxLane. */
+  maxLane = LAST_LANE;
+  private readonly parkedCells = new Set<ActorCell>();
+
+  /** @internal */
+  parked(cell: ActorCell): void {
+    this.parkedCells.add(cell);
+  }
+
+  /** @internal */
+  restarted(cell: ActorCell): void {
+    this.modes.restarted();
+    if (!this.isStopped) this.publish('actor.restarted', { path: cell.path, restarts: cell.restarts });
+  }
+
+  /** @internal */
+  breakerChanged(cell: ActorCell, from: string, to: string): void {
+    this.modes.breakerChanged(cell.spec.essential, from, to);
+    this.publish(`breaker.${to}`, { path: cell.path, from, to });
+  }
+
+  /** A new mode: published, told to every actor's onSignal, and applied to the run loop. */
+  private modeChanged(from: Mode, to: Mode, reason: string): void {
+    this.log.warn({ from, to, reason }, `system mode: ${from} → ${to} (${reason})`);
+    const before = this.maxLane;
+    this.maxLane = MAX_LANE[to];
+    if (this.maxLane > before) {
+      // Parked actors resume, their messages in order.
+      for (const cell of this.parkedCells) if (cell.isActive && !cell.isEmpty) cell.wake();
+      this.parkedCells.clear();
+    }
+    if (this.isStopped) return;
+    this.publish('system.mode', { from, to, reason });
+    const signal = { type: 'mode' as const, from, to, reason };
+    const visit = (cell: ActorCell) => {
+      if (cell.behavior.onSignal !== undefined) cell.signal(signal);
+      if (cell.children !== null) for (const child of cell.children.values()) visit(child);
+    };
+    for (const cell of this.topLevel.values()) visit(cell);
   }
 
   /** True until `shutdown()` is called. */
@@ -259,6 +321,7 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
     return (this.shuttingDown = (async () => {
       for (const cell of [...this.topLevel.values()].reverse()) await cell.requestStop('shutdown');
       this.rootSupervision.cancelPending();
+      this.modes.stop();
       this.state = 'stopped';
       this.snapshotting.close();
       this.asks.deadlines.failAll((ask) => ask.fail(new SystemStoppedError(this.name)));
@@ -346,6 +409,8 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
   /** @internal An escalation reached the root: recorded, logged; the subtree is marked failed. */
   recordEscalation(cell: ActorCell, reason: ExitReason): void {
     this.escalationLog.push({ path: cell.path, reason, at: Date.now() });
+    this.modes.escalated(cell.path);
+    if (!this.isStopped) this.publish('supervisor.escalated', { path: cell.path });
     this.log.error(
       { path: cell.path, err: typeof reason === 'object' ? loggableError(reason.error) : undefined, decision: 'fail-subtree' },
       `escalation reached the root: ${cell.path} exceeded the restart intensity and is marked failed`,

@@ -51,7 +51,15 @@ export interface DownSignal {
  * const lost = (signal: Signal) => signal.type === 'down' && typeof signal.reason === 'object';
  * ```
  */
-export type Signal = DownSignal;
+/** The system mode changed (delivered to every actor's onSignal). */
+export interface ModeSignal {
+  type: 'mode';
+  from: string;
+  to: string;
+  reason: string;
+}
+
+export type Signal = DownSignal | ModeSignal;
 
 /**
  * Options of `system.publish`: the priority of the delivered events and the publisher, which
@@ -297,3 +305,9 @@ export function defineActor<S, M = unknown, A = any>(definition: ActorDefinition
 export function isBehavior(value: unknown): value is Behavior {
   return typeof value === 'object' && value !== null && (value as Behavior)[BEHAVIOR] === true;
 }
+
+/**
+ * Behaviors of the runtime's own actors (supervisors, pools): they run whatever the system mode,
+ * like essential actors, since the actors they serve need them.
+ */
+export const RUNTIME_BEHAVIORS = new WeakSet<Behavior>();

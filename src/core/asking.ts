@@ -25,8 +25,8 @@ export interface AskHost {
   readonly random: () => number;
   /** The actor whose handler runs synchronously now, if any. */
   readonly current: ActorCell | null;
-  /** Publishes a runtime event on the system bus (breaker transitions). */
-  publish(topic: string, data: unknown): void;
+  /** A breaker changed state (published as `breaker.<to>`, and a health signal). */
+  breakerChanged(cell: ActorCell, from: string, to: string): void;
 }
 
 export class Asks {
@@ -131,7 +131,7 @@ export class Asks {
       random: this.host.random,
       onTransition: (from, to) => {
         cell.log.info({ from, to }, `breaker of ${cell.path}: ${from} → ${to}`);
-        if (!this.host.isStopped) this.host.publish(`breaker.${to}`, { path: cell.path, from, to });
+        if (!this.host.isStopped) this.host.breakerChanged(cell, from, to);
       },
     });
   }

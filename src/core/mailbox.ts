@@ -14,6 +14,8 @@ export const PRIORITIES = 5;
 export const DEFAULT_PRIORITY = 2;
 /** Lane index of system messages; user priority p lives in lane p + 1. */
 export const SYSTEM_LANE = 0;
+/** Lane of the lowest priority. */
+export const LAST_LANE = PRIORITIES;
 
 /**
  * What a full mailbox does with one more message: refuse it (`tell` returns false, `ask`
@@ -154,6 +156,11 @@ export class Mailbox {
   lane = 0;
 
   constructor(readonly config: MailboxConfig) {}
+
+  /** The lane the next message comes from (0: system; p + 1: priority p); -1 when empty. */
+  get nextLane(): number {
+    return 31 - Math.clz32(this.mask & -this.mask);
+  }
 
   get isEmpty(): boolean {
     return this.mask === 0;

@@ -8,14 +8,14 @@ import type { Logger } from 'pino';
 import type { Breaker } from '../resilience/breaker.js';
 import { adopt, isThenable } from '../util/adopt.js';
 import { ActorStoppedError, NoReplyError } from '../util/errors.js';
-import { ASYNC_HANDLERS, type Behavior, type Context, type ExitReason, Handler, type Signal } from './actor.js';
+import { ASYNC_HANDLERS, type Behavior, type Context, type ExitReason, Handler, RUNTIME_BEHAVIORS, type Signal } from './actor.js';
 import { type AskParty, PendingAsk } from './ask.js';
 import type { ActorContext } from './context.js';
 import type { DeadLetterReason } from './dead-letters.js';
 import type { ActorEvent } from './events.js';
 import { type HandlerRun, runTracked } from './handler-scope.js';
 import { Lifecycle } from './lifecycle.js';
-import { evicted, Mailbox, type MailboxConfig, Offer, SYSTEM_LANE } from './mailbox.js';
+import { evicted, LAST_LANE, Mailbox, type MailboxConfig, Offer, SYSTEM_LANE } from './mailbox.js';
 import type { ChildSupervisor, LifecycleHooks, Runtime } from './runtime.js';
 import type { Runnable } from './scheduler.js';
 import type { ChildSpec } from './spec.js';
@@ -151,6 +151,11 @@ export abstract class RunLoop extends Mailbox implements Runnable, AskParty {
     return (this.logger ??= this.system.log.child({ path: this.path }));
   }
 
+  /** Runs whatever the mode: an essential actor, or the runtime's own (supervisors, pools). */
+  get unrestricted(): boolean {
+    return this.spec.essential || RUNTIME_BEHAVIORS.has(this.behavior);
+  }
+
   /** Takes messages: not stopping or stopped. */
   get isActive(): boolean {
     return this.status < Status.Stopping;
@@ -211,7 +216,8 @@ export abstract class RunLoop extends Mailbox implements Runnable, AskParty {
   }
 
   /** Queues the actor to run, unless it already is (or is held by a handler, init or restart). */
-  protected wake(): void {
+  /** @internal */
+  wake(): void {
     if (!this.scheduled) {
       this.scheduled = true;
       this.system.scheduler.enqueue(this);
@@ -279,6 +285,12 @@ export abstract class RunLoop extends Mailbox implements Runnable, AskParty {
       }
       if (handled >= limit) {
         system.scheduler.enqueue(this); // fairness: back of the queue, still scheduled
+        break;
+      }
+      // The system mode may hold back what a non-essential actor takes (one field test normally).
+      if (system.maxLane < LAST_LANE && this.nextLane > system.maxLane && !this.unrestricted) {
+        this.scheduled = false; // parked: the messages wait, in order, until the mode allows
+        system.parked(this);
         break;
       }
       const message = this.take();

@@ -44,6 +44,15 @@ export interface Runtime<C> {
   childExited(cell: C, reason: ExitReason, where?: string): void;
   /** The actor has stopped for good: it leaves its parent (a failed one stays, marked). */
   actorStopped(cell: C, failed: boolean): void;
+  /** The actor was restarted by its supervisor (health signals, the `actor.restarted` event). */
+  restarted(cell: C): void;
+  /**
+   * The lowest-priority lane a non-essential actor may take messages from now (the system mode):
+   * 5 (every lane) normally, 3 (priorities 0–2) in safe, 0 (system lane only) in emergency.
+   */
+  readonly maxLane: number;
+  /** A non-essential actor stopped taking messages because of the mode; wake it when it allows. */
+  parked(cell: C): void;
   mailboxFull(cell: C): MailboxFullError;
 }
 

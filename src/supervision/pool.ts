@@ -10,7 +10,7 @@
  * Worker asks carry what is left of the caller's deadline (a new timeout value almost every
  * time: the deadline queue keeps such asks in a heap, not a list per value).
  */
-import { defineActor, type DeferredReply } from '../core/actor.js';
+import { defineActor, type DeferredReply, RUNTIME_BEHAVIORS } from '../core/actor.js';
 import type { PendingAsk } from '../core/ask.js';
 import { type ActorCell, cellOfContext } from '../core/cell.js';
 import { mailboxConfig } from '../core/mailbox.js';
@@ -120,6 +120,8 @@ export const PoolActor = defineActor<PoolState, unknown, PoolSpec>({
     else new HedgedAsk(state, state.hedge, cell, ask, message, reply, priority).launch(pick(state, null)!);
   },
 });
+
+RUNTIME_BEHAVIORS.add(PoolActor);
 
 /** Starts the workers one after another, each once the previous one's init settled (OTP order). */
 async function startPool(spec: PoolSpec, cell: ActorCell): Promise<PoolState> {

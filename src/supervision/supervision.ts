@@ -24,6 +24,8 @@ export interface SupervisionHost {
   readonly log: Logger;
   readonly random: () => number;
   readonly isRunning: boolean;
+  /** A child was restarted (a health signal; the `actor.restarted` event). */
+  restarted(child: ActorCell): void;
 }
 
 /** What the system's root supervisor has instead of an owning actor. */
@@ -187,6 +189,7 @@ export class Supervision implements ChildSupervisor<ActorCell> {
       // Skip actors stopped meanwhile, or taken over by a newer restart plan.
       if (!v.awaitsRestart(plan)) continue;
       v.reinit();
+      this.system.restarted(v);
       await v.whenStarted();
     }
   }

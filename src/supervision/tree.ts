@@ -2,7 +2,7 @@
  * Declared supervision trees: validated whole before anything runs, then started node by node —
  * supervisors start their children in order, pools their workers — and shown as plain data.
  */
-import { type Behavior, defineActor, isBehavior } from '../core/actor.js';
+import { type Behavior, defineActor, isBehavior, RUNTIME_BEHAVIORS } from '../core/actor.js';
 import { type ActorCell, cellOfContext, Status, STATUS_NAMES } from '../core/cell.js';
 import type { ActorContext } from '../core/context.js';
 import { mailboxConfig } from '../core/mailbox.js';
@@ -67,6 +67,7 @@ export const SupervisorActor: Behavior<null, unknown, SupervisorSpec> = defineAc
   init: (spec, ctx) => startChildren(spec, ctx as ActorContext),
   receive() {},
 });
+RUNTIME_BEHAVIORS.add(SupervisorActor);
 
 /**
  * OTP's start order: each child starts once the previous one's init has settled (running, or

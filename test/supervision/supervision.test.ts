@@ -300,7 +300,9 @@ describe('watch', () => {
       if (m === 'get') ctx.reply([...downs]);
       else ctx.watch(m);
     },
-    onSignal: (downs, signal) => void downs.push(signal),
+    onSignal: (downs, signal) => {
+      if (signal.type === 'down') downs.push(signal);
+    },
   });
 
   it('delivers down when the watched actor stops for good, not when it restarts', async () => {

@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { Crasher, type CrasherMsg, InitCrasher } from '../../actors/chaos/chaos.js';
+import { type ActorRef, ConfigError, defineActor, type Signal, SimulatedClock, TimeoutError } from '../../src/index.js';
+import { nextTurn, startSystem, until } from '../helpers.js';
+
+async function settle(turns = 5): Promise<void> {
+  for (let i = 0; i < turns; i++) await nextTurn();
+}
+
+/** Records what it handles, and the mode signals it gets. */
+function recorder(journal: unknown[]) {
+  return defineActor<null, unknown>({
+    receive: (_s, m, ctx) => {
+      journal.push(m);
+      ctx.reply(m);
+    },
+    onSignal: (_s, signal: Signal, ctx) => void journal.push(signal.type === 'mode' ? `mode ${signal.from}→${signal.to} (ctx.mode ${ctx.mode})` : signal.type),
+  });
+}
+
+describe('system modes', () => {
+  it('setMode publishes system.mode, tells every onSignal, and ctx.mode reads it', async () => {
+    const system = await startSystem();
+    const journal: unknown[] = [];
+    const events: unknown[] = [];
+    system.spawn(recorder(journal), { name: 'a' });
+    system.subscribe(system.spawn(defineActor({ receive() {}, onEvent: (_s, e) => void events.push(e.data) })), 'system.mode');
+    system.setMode('preSafe', 'maintenance');
+    expect(system.mode).toBe('preSafe');
+    await until(() => journal.length === 1 && events.length === 1);
+    expect(journal).toEqual(['mode normal→preSafe (ctx.mode preSafe)']);
+    expect(events).toEqual([{ from: 'normal', to: 'preSafe', reason: 'maintenance' }]);
+  });
+
+  it('in safe, defers priorities 3–4 of non-essential actors and handles them, in order, once the mode allows', async () => {
+    const system = await startSystem();
+    const plain: unknown[] = [];
+    const essential: unknown[] = [];
+    const a = system.spawn(recorder(plain), { name: 'plain' });
+    const e = system.spawn(recorder(essential), { name: 'essential', essential: true });
+    system.setMode('safe', 'test');
+    await settle();
+    plain.length = 0;
+    essential.length = 0;
+    for (const ref of [a, e]) {
+      ref.tell('low 1', { priority: 4 });
+      ref.tell('high', { priority: 0 });
+      ref.tell('low 2', { priority: 3 });
+    }
+    await settle();
+    expect(plain).toEqual(['high']); // the low priorities wait
+    expect(essential).toEqual(['high', 'low 2', 'low 1']);
+    system.setMode('normal', 'test');
+    await until(() => plain.length >= 4);
+    expect(plain).toEqual(['high', 'mode safe→normal (ctx.mode normal)', 'low 2', 'low 1']);
+  });
+
+  it('in emergency, parks non-essential actors with their mailboxes: asks still end by their deadline, the rest resumes in order', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    const journal: unknown[] = [];
+    const a = system.spawn(recorder(journal), { name: 'a' });
+    system.setMode('emergency', 'test');
+    await settle();
+    journal.length = 0;
+    a.tell('one');
+    const late = a.ask('asked', { timeoutMs: 100 }).catch((e: unknown) => e);
+    a.tell('two');
+    await settle();
+    expect(journal).toEqual([]); // parked
+    clock.advance(100);
+    expect(await late).toBeInstanceOf(TimeoutError);
+    system.setMode('auto', 'test');
+    system.setMode('normal', 'test');
+    await until(() => journal.includes('two'));
+    // the expired ask is not started (dead letter 'expired'); the tells are handled in order
+    expect(journal.filter((m) => typeof m === 'string' && !m.startsWith('mode'))).toEqual(['one', 'two']);
+    expect(system.deadLetters.counts().expired).toBe(1);
+  });
+
+  it('raises the mode to safe when an escalation reaches the root', async () => {
+    const system = await startSystem({ clock: new SimulatedClock() });
+    system.spawn(InitCrasher, { name: 'doomed' });
+    await until(() => system.escalations().length === 1);
+    expect(['safe', 'emergency']).toContain(system.mode);
+  });
+
+  it('rises under a restart storm and steps back to normal once the signals stay healthy', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock, modes: { preSafeAt: 2, safeAt: 4, emergencyAt: 100, recoverAfterMs: 500 } });
+    const refs = Array.from({ length: 5 }, (_, i) => system.spawn(Crasher, { name: `c${i}` }) as ActorRef<CrasherMsg>);
+    for (const ref of refs) ref.tell({ type: 'crash' });
+    await settle();
+    expect(system.mode).toBe('safe');
+    for (let t = 0; t < 3000; t += 100) {
+      clock.advance(100);
+      await settle(1);
+    }
+    expect(system.mode).toBe('normal');
+    expect(clock.pendingTimers).toBe(0); // a healthy, normal system keeps no sampler
+  });
+
+  it('refuses a bad mode name and bad thresholds with a ConfigError', async () => {
+    const system = await startSystem();
+    expect(() => system.setMode('panic' as never)).toThrow(ConfigError);
+    await expect(startSystem({ modes: { safeAt: 1, preSafeAt: 5 } })).rejects.toThrow(ConfigError);
+    await expect(startSystem({ modes: { panicAt: 3 } as never })).rejects.toThrow(/modes\.panicAt/);
+  });
+});
+
+describe('modes: false', () => {
+  it('leaves the mode to setMode alone: a storm or an escalation does not raise it', async () => {
+    const system = await startSystem({ clock: new SimulatedClock(), modes: false });
+    const refs = Array.from({ length: 30 }, (_, i) => system.spawn(Crasher, { name: `c${i}` }) as ActorRef<CrasherMsg>);
+    for (const ref of refs) ref.tell({ type: 'crash' });
+    system.spawn(InitCrasher, { name: 'doomed' });
+    await until(() => system.escalations().length === 1);
+    expect(system.mode).toBe('normal');
+    system.setMode('safe', 'by hand');
+    expect(system.mode).toBe('safe');
+  });
+});
