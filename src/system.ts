@@ -141,6 +141,11 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
   }
 
   /** @internal */
+  refused(_cell: ActorCell): void {
+    this.modes.refused();
+  }
+
+  /** @internal */
   breakerChanged(cell: ActorCell, from: string, to: string): void {
     this.modes.breakerChanged(cell.spec.essential, from, to);
     this.publish(`breaker.${to}`, { path: cell.path, from, to });

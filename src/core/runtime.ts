@@ -46,6 +46,8 @@ export interface Runtime<C> {
   actorStopped(cell: C, failed: boolean): void;
   /** The actor was restarted by its supervisor (health signals, the `actor.restarted` event). */
   restarted(cell: C): void;
+  /** The actor refused work as overloaded (admission control): a health signal. */
+  refused(cell: C): void;
   /**
    * The lowest-priority lane a non-essential actor may take messages from now (the system mode):
    * 5 (every lane) normally, 3 (priorities 0–2) in safe, 0 (system lane only) in emergency.

@@ -112,6 +112,7 @@ export const PoolActor = defineActor<PoolState, unknown, PoolSpec>({
       const cap = Math.max(1, Math.floor(state.limit * ADMITTED_SHARE[priority]!));
       if (state.admitted >= cap) {
         reply.fail(new OverloadedError(cell.path, `${state.admitted} asks in flight, the limit at priority ${priority} is ${cap}`));
+        cell.system.refused(cell);
         return;
       }
       reply = admitted(state, reply);
