@@ -122,7 +122,9 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
    * ```
    */
   setMode(mode: Mode | 'auto', reason = 'set by hand'): void {
-    this.modes.set(checkMode(mode), String(reason));
+    const checked = checkMode(mode);
+    if (this.state === 'stopped') throw new SystemStoppedError(this.name);
+    this.modes.set(checked, String(reason));
   }
 
   /** @internal See Runtime.maxLane. */
@@ -439,6 +441,9 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
     const siblings = cell.parentCell === null ? this.topLevel : cell.parentCell.children;
     if (!failed && siblings?.get(cell.name) === cell) siblings.delete(cell.name);
     this.live--;
+    this.parkedCells.delete(cell);
+    // Its breaker stops with it: an open one no longer weighs on the system's health.
+    if (cell.breaker?.state === 'open') this.modes.breakerChanged(cell.spec.essential, 'open', 'stopped');
   }
 
   /** @internal */

@@ -13,6 +13,8 @@ export interface AskParty {
   waitingOn: PendingAsk[] | null;
   /** Asks this one took over with `ctx.deferReply()` and has not answered yet. */
   deferred: Set<PendingAsk> | null;
+  /** The system mode holds this actor back now (parked, or deferring low priorities). */
+  readonly heldBack: boolean;
 }
 
 /**
@@ -119,8 +121,9 @@ export class PendingAsk extends DeadlineEntry {
     const breaker = this.breaker;
     if (breaker !== null) {
       // The target timing out, crashing or drowning counts against it; a missing reply or a
-      // shutdown says nothing about its health.
-      if (countsAgainstTarget(error)) breaker.failure(this.admission);
+      // shutdown says nothing about its health, nor does a timeout while the system mode held
+      // the target back (else the mode would open the breakers that keep it raised).
+      if (countsAgainstTarget(error) && !(timedOut && this.to.heldBack)) breaker.failure(this.admission);
       else breaker.release(this.admission);
     }
     this.finish();

@@ -151,6 +151,11 @@ export abstract class RunLoop extends Mailbox implements Runnable, AskParty {
     return (this.logger ??= this.system.log.child({ path: this.path }));
   }
 
+  /** The system mode holds this actor back now (parked, or deferring priorities 3–4). */
+  get heldBack(): boolean {
+    return this.system.maxLane < LAST_LANE && !this.unrestricted;
+  }
+
   /** Runs whatever the mode: an essential actor, or the runtime's own (supervisors, pools). */
   get unrestricted(): boolean {
     return this.spec.essential || RUNTIME_BEHAVIORS.has(this.behavior);

@@ -62,6 +62,7 @@ export class Modes {
   /** Times of recent events, oldest first, by signal. */
   private readonly events = { restart: [] as number[], escalation: [] as number[], refusal: [] as number[] };
   private openBreakers = 0;
+  private stopped = false;
   private openEssential = 0;
 
   constructor(
@@ -122,6 +123,7 @@ export class Modes {
 
   /** No more sampling (the system shuts down). */
   stop(): void {
+    this.stopped = true;
     if (this.timer !== null) this.clock.clearTimeout(this.timer);
     this.timer = null;
     this.actor.stop();
@@ -143,6 +145,7 @@ export class Modes {
   };
 
   private sample(): void {
+    if (this.stopped) return;
     const now = this.clock.now();
     const since = now - this.options.windowMs;
     let pressure = WEIGHT.openBreaker * (this.openBreakers - this.openEssential) + WEIGHT.openEssential * this.openEssential;

@@ -24,11 +24,18 @@ export function resolveBulkhead(policy: BulkheadPolicy | undefined): Bulkhead | 
   return new Bulkhead(maxConcurrent, maxQueue);
 }
 
+/** A call waiting for a slot; `resolve` null once its caller gave up (skipped on leave). */
+interface Waiter {
+  resolve: (() => void) | null;
+}
+
 export class Bulkhead {
   running = 0;
   /** Calls waiting for a slot, oldest first from `head` (no shift per call). */
-  private waiting: (() => void)[] = [];
+  private waiting: Waiter[] = [];
   private head = 0;
+  /** Waiting calls whose callers still wait (gave-up ones stay in the array until skipped). */
+  private live = 0;
 
   constructor(
     readonly maxConcurrent: number,
@@ -36,29 +43,50 @@ export class Bulkhead {
   ) {}
 
   get queued(): number {
-    return this.waiting.length - this.head;
+    return this.live;
   }
 
-  /** A slot now (true), a slot once one frees (a promise), or refused (null): full. */
-  enter(): true | Promise<void> | null {
+  /**
+   * A slot now (true), a slot once one frees (a promise), or refused (null): full. A waiting
+   * call whose `signal` aborts leaves the queue at once, rejected with the signal's reason.
+   */
+  enter(signal?: AbortSignal): true | Promise<void> | null {
     if (this.running < this.maxConcurrent) {
       this.running++;
       return true;
     }
-    if (this.queued >= this.maxQueue) return null;
-    return new Promise((resolve) => this.waiting.push(resolve));
+    if (this.live >= this.maxQueue) return null;
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = { resolve };
+      this.waiting.push(waiter);
+      this.live++;
+      if (signal === undefined) return;
+      const onAbort = () => {
+        if (waiter.resolve === null) return;
+        waiter.resolve = null; // skipped when a slot frees
+        this.live--;
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      waiter.resolve = () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+    });
   }
 
-  /** A call left its slot: it passes to the oldest waiting call, if any. */
+  /** A call left its slot: it passes to the oldest call still waiting, if any. */
   leave(): void {
-    if (this.head < this.waiting.length) {
+    while (this.head < this.waiting.length) {
       const next = this.waiting[this.head]!;
       this.waiting[this.head++] = undefined as never;
       if (this.head > 1024 && this.head * 2 > this.waiting.length) {
         this.waiting = this.waiting.slice(this.head);
         this.head = 0;
       }
-      next(); // the slot stays taken: running is unchanged
+      if (next.resolve === null) continue; // its caller gave up
+      this.live--;
+      next.resolve(); // the slot stays taken: running is unchanged
       return;
     }
     this.running--;

@@ -185,7 +185,7 @@ class Core<A extends unknown[], R> implements TryHost<A, R> {
           delay = -1;
         }
         if (delay >= 0) {
-          await sleep(this.clock, delay);
+          await sleep(this.clock, delay, signal);
           number++;
           this.stats.retries++;
           continue;
@@ -198,7 +198,8 @@ class Core<A extends unknown[], R> implements TryHost<A, R> {
 
   /** bulkhead( retry( … ) ): a slot for the whole call, or OverloadedError at once (or the fallback). */
   private async throughBulkhead(bulkhead: Bulkhead, args: A, signal: AbortSignal | undefined): Promise<R> {
-    const entered = bulkhead.enter();
+    if (signal?.aborted) throw signal.reason;
+    const entered = bulkhead.enter(signal);
     if (entered === null) {
       this.stats.overloaded++;
       const error = new OverloadedError(this.name, `${bulkhead.running} calls running and ${bulkhead.queued} waiting (bulkhead full)`);

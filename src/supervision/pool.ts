@@ -284,6 +284,12 @@ class HedgedAsk {
       (error: unknown) => {
         ended();
         if (this.settled) return;
+        if (this.ask.settled) {
+          // The caller left (gave up, or its deadline passed): no failover for nobody.
+          this.finish();
+          this.reply.fail(error);
+          return;
+        }
         const next = this.tried.length < this.hedge.max ? pick(state, this.tried) : null;
         if (next !== null)
           this.launch(next); // fail over at once
@@ -304,7 +310,7 @@ class HedgedAsk {
     if (this.tried.length >= this.hedge.max) return;
     this.timer = clock.setTimeout(() => {
       this.timer = null;
-      const worker = this.settled ? null : pick(this.state, this.tried);
+      const worker = this.settled || this.ask.settled ? null : pick(this.state, this.tried);
       if (worker !== null) this.launch(worker);
     }, this.threshold());
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Crasher, type CrasherMsg, InitCrasher } from '../../actors/chaos/chaos.js';
-import { type ActorRef, ConfigError, defineActor, type Signal, SimulatedClock, TimeoutError } from '../../src/index.js';
+import { type ActorRef, ConfigError, defineActor, type Signal, SimulatedClock, SystemStoppedError, TimeoutError } from '../../src/index.js';
 import { nextTurn, startSystem, until } from '../helpers.js';
 
 async function settle(turns = 5): Promise<void> {
@@ -118,5 +118,56 @@ describe('modes: false', () => {
     expect(system.mode).toBe('normal');
     system.setMode('safe', 'by hand');
     expect(system.mode).toBe('safe');
+  });
+});
+
+describe('modes under faults (review)', () => {
+  it('does not count timeouts of actors it parks against their breakers, so an emergency ends under traffic', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    const services = Array.from({ length: 5 }, (_, i) => system.spawn(recorder([]), { name: `svc${i}` }));
+    system.setMode('emergency', 'operator');
+    system.setMode('auto', 'operator hands back');
+    for (let t = 0; t < 1000; t++) {
+      if (t % 10 === 0) for (const s of services) void s.ask('x', { timeoutMs: 300 }).catch(() => {});
+      clock.advance(10);
+      await nextTurn();
+    }
+    expect(system.mode).toBe('normal');
+    expect(system.tree().every((n) => n.breaker === undefined || n.breaker === 'closed')).toBe(true);
+  });
+
+  it('forgets the open breaker of an actor that stopped, and the parked actors that stopped', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock, modes: { preSafeAt: 2, safeAt: 50, emergencyAt: 100, recoverAfterMs: 100 } });
+    const Silent = defineActor<null, unknown>({ receive: (_s, _m, ctx) => void ctx.deferReply() });
+    const a = system.spawn(Silent, { name: 'a', breaker: { failureThreshold: 1, resetTimeoutMs: 10_000, maxResetTimeoutMs: 10_000 } });
+    const asked = a.ask('x', { timeoutMs: 10 }).catch((e: unknown) => e);
+    await settle();
+    clock.advance(10);
+    await asked;
+    await settle();
+    expect(system.mode).toBe('preSafe');
+    await system.stop(a);
+    for (let i = 0; i < 20; i++) {
+      clock.advance(250);
+      await nextTurn();
+    }
+    expect(system.mode).toBe('normal');
+    expect(clock.pendingTimers).toBe(0);
+    system.setMode('emergency', 'test');
+    for (let i = 0; i < 5; i++) {
+      const b = system.spawn(defineActor({ receive() {} }));
+      b.tell('x');
+      await settle(2);
+      await system.stop(b);
+    }
+    expect((system as unknown as { parkedCells: Set<unknown> }).parkedCells.size).toBe(0);
+  });
+
+  it('refuses setMode after shutdown', async () => {
+    const system = await startSystem();
+    await system.shutdown();
+    expect(() => system.setMode('safe')).toThrow(SystemStoppedError);
   });
 });

@@ -731,3 +731,41 @@ describe('bulkhead', () => {
     expect(() => wrap(t.fn, { clock, bulkhead: { maxConcurrent: 1, maxQueue: -1 } })).toThrow(/bulkhead\.maxQueue/);
   });
 });
+
+describe('cancellation while waiting (review)', () => {
+  it('rejects a call queued at the bulkhead as soon as its caller gives up, and frees its place in the queue', async () => {
+    const clock = new SimulatedClock();
+    const t = target(clock);
+    t.plan = () => 'hang';
+    const call = wrap(t.fn, { clock, timeoutMs: 10_000, bulkhead: { maxConcurrent: 1, maxQueue: 1 } });
+    track(call()); // holds the slot
+    const controller = new AbortController();
+    const queued = track(call.withSignal(controller.signal)());
+    controller.abort(new Error('caller left'));
+    await flush();
+    expect((queued.error as Error).message).toBe('caller left');
+    const next = track(call()); // the queue has room again
+    await flush();
+    expect(next.done).toBe(false);
+  });
+
+  it('rejects at once when the caller gives up during a retry backoff', async () => {
+    const clock = new SimulatedClock();
+    let calls = 0;
+    const call = wrap(
+      async () => {
+        calls++;
+        throw new Error('transient');
+      },
+      { clock, retry: { max: 3, baseMs: 1000, maxMs: 1000, jitter: 0 } },
+    );
+    const controller = new AbortController();
+    const outcome = track(call.withSignal(controller.signal)());
+    await flush();
+    expect(calls).toBe(1);
+    controller.abort(new Error('caller left'));
+    await flush();
+    expect((outcome.error as Error).message).toBe('caller left');
+    expect(clock.pendingTimers).toBe(0); // the backoff timer is gone too
+  });
+});

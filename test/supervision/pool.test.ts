@@ -406,3 +406,24 @@ describe('pool admission control', () => {
     await until(() => replies.length === 5); // places freed: admitted again, even at priority 4
   });
 });
+
+describe('hedged pool after the caller left (review)', () => {
+  it('does not fail over to another worker once the caller gave up', async () => {
+    const system = await startSystem();
+    const handled: string[] = [];
+    const Worker = defineActor<null, unknown>({
+      receive: (_s, m, ctx) => {
+        handled.push(`${ctx.name}:${String(m)}`);
+        ctx.deferReply();
+      },
+    });
+    const p = await system.start(pool('p', Worker, { size: 2, hedge: { afterMs: 5_000, max: 2 } }));
+    const controller = new AbortController();
+    const asked = p.ask('job', { timeoutMs: 10_000, signal: controller.signal }).catch((e: unknown) => e);
+    await until(() => handled.length === 1);
+    controller.abort(new Error('caller left'));
+    await asked;
+    for (let i = 0; i < 5; i++) await nextTurn();
+    expect(handled).toEqual(['0:job']);
+  });
+});
