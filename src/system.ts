@@ -106,7 +106,7 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
     if (options.store !== undefined && options.store !== false) this.snapshotting.open();
   }
 
-  /** The system mode; 'normal' until modes escalate it. */
+  /** The system mode (see README, "System modes"): driven by the health signals unless set by hand. */
   get mode(): Mode {
     return this.modes.mode;
   }

@@ -137,7 +137,7 @@ export interface Context<M = unknown> {
   readonly name: string;
   /** A pino child logger bound to this actor's path. */
   readonly log: Logger;
-  /** The system mode ('normal' until modes are escalated). */
+  /** The system mode: 'normal', 'preSafe', 'safe', 'emergency', 'recovery' or 'latency'. */
   readonly mode: string;
   /**
    * The AbortSignal of the ask being handled (undefined for a tell): it aborts when the asker
