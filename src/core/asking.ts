@@ -6,7 +6,7 @@
 import { Admission, Breaker, type ResolvedBreakerOptions } from '../resilience/breaker.js';
 import type { Clock } from '../util/clock.js';
 import { CircuitOpenError, ConfigError, DeadlockError, SystemStoppedError, TimeoutError } from '../util/errors.js';
-import { checkObject, knownKeys, positiveNumber } from '../util/options.js';
+import { checkObject, isAbortSignal, knownKeys, positiveNumber } from '../util/options.js';
 import { DeadlineQueue } from '../util/deadline-queue.js';
 import { PendingAsk } from './ask.js';
 import type { ActorCell } from './cell.js';
@@ -135,16 +135,6 @@ export class Asks {
       },
     });
   }
-}
-
-function isAbortSignal(value: unknown): value is AbortSignal {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as AbortSignal).aborted === 'boolean' &&
-    typeof (value as AbortSignal).addEventListener === 'function' &&
-    typeof (value as AbortSignal).removeEventListener === 'function'
-  );
 }
 
 /**

@@ -238,13 +238,13 @@ export abstract class Incarnation extends RunLoop {
 
   /** Joins restart `plan`: halted (no more messages handled) until the plan restarts it. */
   joinRestart(plan: object): void {
-    this.plan = plan;
+    this.life.plan = plan;
     if (this.status === Status.Running || this.status === Status.Starting) this.status = Status.Restarting;
   }
 
   /** Still waiting for restart `plan` (not stopped meanwhile, not taken over by a newer plan). */
   awaitsRestart(plan: object): boolean {
-    return this.plan === plan && this.status === Status.Restarting;
+    return this.lifecycle?.plan === plan && this.status === Status.Restarting;
   }
 
   /**
@@ -252,8 +252,9 @@ export abstract class Incarnation extends RunLoop {
    * the incarnation ending now has run for `resetAfterMs`.
    */
   nextBackoffStep(now: number, resetAfterMs: number): number {
-    if (now - this.startedAt >= resetAfterMs) this.backoffStep = 0;
-    return this.backoffStep++;
+    const life = this.life;
+    if (now - life.startedAt >= resetAfterMs) life.backoffStep = 0; // startedAt 0: the first incarnation
+    return life.backoffStep++;
   }
 
   /** Starts a new incarnation after the old one has ended (the supervisor's restart). */

@@ -107,11 +107,6 @@ export abstract class RunLoop extends Mailbox implements Runnable, AskParty {
     return this.lifecycle?.restarts ?? 0;
   }
 
-  /** When the current incarnation started (0 for the first: it needs no backoff reset). */
-  get startedAt(): number {
-    return this.lifecycle?.startedAt ?? 0;
-  }
-
   /** Actors watching this one (null if none). */
   get watchers(): Set<this> | null {
     return this.lifecycle?.watchers ?? null;
@@ -124,22 +119,6 @@ export abstract class RunLoop extends Mailbox implements Runnable, AskParty {
 
   get exitReason(): ExitReason | null {
     return this.lifecycle?.exitReason ?? null;
-  }
-
-  get backoffStep(): number {
-    return this.lifecycle?.backoffStep ?? 0;
-  }
-
-  set backoffStep(step: number) {
-    this.life.backoffStep = step;
-  }
-
-  get plan(): object | null {
-    return this.lifecycle?.plan ?? null;
-  }
-
-  set plan(plan: object | null) {
-    this.life.plan = plan;
   }
 
   /** Ended by its parent's restart, waiting for the parent's next init to adopt it again. */

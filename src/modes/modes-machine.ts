@@ -44,6 +44,13 @@ const healthy = (c: ModesContext, e: ModesEvent) => e.type === 'health' && e.pre
 const level = (c: ModesContext, e: ModesEvent, at: keyof ModeThresholds) => e.type === 'health' && !c.pinned && e.pressure >= c.thresholds[at];
 const settled = (c: ModesContext, e: ModesEvent) => !c.pinned && healthy(c, e) && c.healthySince >= 0 && e.now - c.healthySince >= c.thresholds.recoverAfterMs;
 
+// The transitions most states share, named once (the states below read as their order).
+const toEmergency = { guard: 'emergencyLevel', target: 'emergency', actions: 'entered' } as const;
+const toSafe = { guard: 'safeLevel', target: 'safe', actions: 'entered' } as const;
+const toPreSafe = { guard: 'preSafeLevel', target: 'preSafe', actions: 'entered' } as const;
+const keepWatching = { actions: 'trackHealth' } as const;
+const escalatedToSafe = { guard: 'notPinned', target: 'safe', actions: 'entered' } as const;
+
 export const modesMachine = setup({
   types: {} as { context: ModesContext; events: ModesEvent; input: ModeThresholds },
   guards: {
@@ -53,12 +60,7 @@ export const modesMachine = setup({
     slow: ({ context, event }) => event.type === 'health' && !context.pinned && event.slow,
     recovered: ({ context, event }) => settled(context, event),
     notPinned: ({ context }) => !context.pinned,
-    toNormal: ({ event }) => event.type === 'set' && event.mode === 'normal',
-    toPreSafe: ({ event }) => event.type === 'set' && event.mode === 'preSafe',
-    toSafe: ({ event }) => event.type === 'set' && event.mode === 'safe',
-    toEmergency: ({ event }) => event.type === 'set' && event.mode === 'emergency',
-    toRecovery: ({ event }) => event.type === 'set' && event.mode === 'recovery',
-    toLatency: ({ event }) => event.type === 'set' && event.mode === 'latency',
+    setTo: ({ event }, params: { mode: Mode }) => event.type === 'set' && event.mode === params.mode,
   },
   actions: {
     trackHealth: assign({
@@ -74,75 +76,42 @@ export const modesMachine = setup({
   context: ({ input }) => ({ thresholds: input, pinned: false, healthySince: -1, reason: 'start' }),
   initial: 'normal',
   on: {
-    set: [
-      { guard: 'toNormal', target: '.normal', actions: ['pin', 'entered'] },
-      { guard: 'toPreSafe', target: '.preSafe', actions: ['pin', 'entered'] },
-      { guard: 'toSafe', target: '.safe', actions: ['pin', 'entered'] },
-      { guard: 'toEmergency', target: '.emergency', actions: ['pin', 'entered'] },
-      { guard: 'toRecovery', target: '.recovery', actions: ['pin', 'entered'] },
-      { guard: 'toLatency', target: '.latency', actions: ['pin', 'entered'] },
-    ],
+    set: MODES.map((mode) => ({ guard: { type: 'setTo' as const, params: { mode } }, target: `.${mode}`, actions: ['pin' as const, 'entered' as const] })),
     auto: { actions: 'unpin' },
   },
   states: {
     normal: {
       on: {
-        health: [
-          { guard: 'emergencyLevel', target: 'emergency', actions: 'entered' },
-          { guard: 'safeLevel', target: 'safe', actions: 'entered' },
-          { guard: 'preSafeLevel', target: 'preSafe', actions: 'entered' },
-          { guard: 'slow', target: 'latency', actions: 'entered' },
-          { actions: 'trackHealth' },
-        ],
-        escalated: { guard: 'notPinned', target: 'safe', actions: 'entered' },
+        health: [toEmergency, toSafe, toPreSafe, { guard: 'slow', target: 'latency', actions: 'entered' }, keepWatching],
+        escalated: escalatedToSafe,
       },
     },
     latency: {
       on: {
-        health: [
-          { guard: 'emergencyLevel', target: 'emergency', actions: 'entered' },
-          { guard: 'safeLevel', target: 'safe', actions: 'entered' },
-          { guard: 'preSafeLevel', target: 'preSafe', actions: 'entered' },
-          { guard: 'recovered', target: 'normal', actions: 'entered' },
-          { actions: 'trackHealth' },
-        ],
-        escalated: { guard: 'notPinned', target: 'safe', actions: 'entered' },
+        health: [toEmergency, toSafe, toPreSafe, { guard: 'recovered', target: 'normal', actions: 'entered' }, keepWatching],
+        escalated: escalatedToSafe,
       },
     },
     preSafe: {
       on: {
-        health: [
-          { guard: 'emergencyLevel', target: 'emergency', actions: 'entered' },
-          { guard: 'safeLevel', target: 'safe', actions: 'entered' },
-          { guard: 'recovered', target: 'normal', actions: 'entered' },
-          { actions: 'trackHealth' },
-        ],
-        escalated: { guard: 'notPinned', target: 'safe', actions: 'entered' },
+        health: [toEmergency, toSafe, { guard: 'recovered', target: 'normal', actions: 'entered' }, keepWatching],
+        escalated: escalatedToSafe,
       },
     },
     safe: {
       on: {
-        health: [
-          { guard: 'emergencyLevel', target: 'emergency', actions: 'entered' },
-          { guard: 'recovered', target: 'recovery', actions: 'entered' },
-          { actions: 'trackHealth' },
-        ],
+        health: [toEmergency, { guard: 'recovered', target: 'recovery', actions: 'entered' }, keepWatching],
       },
     },
     emergency: {
       on: {
-        health: [{ guard: 'recovered', target: 'safe', actions: 'entered' }, { actions: 'trackHealth' }],
+        health: [{ guard: 'recovered', target: 'safe', actions: 'entered' }, keepWatching],
       },
     },
     recovery: {
       on: {
-        health: [
-          { guard: 'emergencyLevel', target: 'emergency', actions: 'entered' },
-          { guard: 'safeLevel', target: 'safe', actions: 'entered' },
-          { guard: 'recovered', target: 'normal', actions: 'entered' },
-          { actions: 'trackHealth' },
-        ],
-        escalated: { guard: 'notPinned', target: 'safe', actions: 'entered' },
+        health: [toEmergency, toSafe, { guard: 'recovered', target: 'normal', actions: 'entered' }, keepWatching],
+        escalated: escalatedToSafe,
       },
     },
   },

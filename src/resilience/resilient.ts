@@ -34,7 +34,7 @@ import { type Clock, realClock } from '../util/clock.js';
 import type { DeadlineQueue } from '../util/deadline-queue.js';
 import { CircuitOpenError, ConfigError, OverloadedError } from '../util/errors.js';
 import { type Bulkhead, type BulkheadPolicy, resolveBulkhead } from './bulkhead.js';
-import { checkObject, knownKeys, positiveInteger, positiveNumber } from '../util/options.js';
+import { checkObject, isAbortSignal, knownKeys, positiveInteger, positiveNumber } from '../util/options.js';
 
 export type { AttemptContext } from './attempt.js';
 export type { BulkheadPolicy } from './bulkhead.js';
@@ -304,9 +304,7 @@ export function resilient<A extends unknown[], R>(
   const call = (...args: A): Promise<Awaited<R>> => core.call(args.length === 0 ? (NO_ARGS as A) : args);
   const withSignal = (signal: AbortSignal | undefined) => {
     if (signal === undefined) return call;
-    if (typeof signal !== 'object' || signal === null || typeof signal.addEventListener !== 'function' || typeof signal.aborted !== 'boolean') {
-      throw new ConfigError('withSignal(signal)', 'must be an AbortSignal or undefined');
-    }
+    if (!isAbortSignal(signal)) throw new ConfigError('withSignal(signal)', 'must be an AbortSignal or undefined');
     return (...args: A): Promise<Awaited<R>> => core.call(args.length === 0 ? (NO_ARGS as A) : args, signal);
   };
   return Object.assign(call, {

@@ -37,3 +37,14 @@ export function checkName(option: string, name: unknown): string {
   }
   return name;
 }
+
+/** An AbortSignal, or something that behaves as one (a signal from another realm or polyfill). */
+export function isAbortSignal(value: unknown): value is AbortSignal {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as AbortSignal).aborted === 'boolean' &&
+    typeof (value as AbortSignal).addEventListener === 'function' &&
+    typeof (value as AbortSignal).removeEventListener === 'function'
+  );
+}
