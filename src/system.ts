@@ -442,8 +442,9 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
     if (!failed && siblings?.get(cell.name) === cell) siblings.delete(cell.name);
     this.live--;
     this.parkedCells.delete(cell);
-    // Its breaker stops with it: an open one no longer weighs on the system's health.
-    if (cell.breaker?.state === 'open') this.modes.breakerChanged(cell.spec.essential, 'open', 'stopped');
+    // Its breaker stops with it: an open (or slow) one no longer weighs on the system's health.
+    const state = cell.breaker?.state;
+    if (state === 'open' || state === 'hedging') this.modes.breakerChanged(cell.spec.essential, state, 'stopped');
   }
 
   /** @internal */

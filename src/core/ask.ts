@@ -3,6 +3,7 @@
  * one deadline queue (util/deadline-queue.ts — intrusive lists per recurring timeout, a heap for
  * one-off deadlines, one clock timer), so a reply only unlinks it.
  */
+import type { ServiceObserver } from '../resilience/attempt.js';
 import type { Admission, Breaker } from '../resilience/breaker.js';
 import { ActorStoppedError, MailboxFullError, TimeoutError } from '../util/errors.js';
 import { DeadlineEntry, type DeadlineQueue } from '../util/deadline-queue.js';
@@ -40,6 +41,8 @@ export class PendingAsk extends DeadlineEntry {
   /** The target's breaker, told how the ask went; with the admission it gave. */
   breaker: Breaker | null = null;
   admission: Admission = 0;
+  /** The resilient() attempt this ask serves: told when a handler takes it (see ServiceObserver). */
+  observer: ServiceObserver | null = null;
 
   constructor(
     readonly deadlines: DeadlineQueue<PendingAsk>,

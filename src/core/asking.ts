@@ -3,9 +3,10 @@
  * detection, breaker admission, the deadline, and the caller's signal. Never throws: every
  * failure is a rejection.
  */
+import { attemptServed } from '../resilience/attempt.js';
 import { Admission, Breaker, type ResolvedBreakerOptions } from '../resilience/breaker.js';
 import type { Clock } from '../util/clock.js';
-import { CircuitOpenError, ConfigError, DeadlockError, SystemStoppedError, TimeoutError } from '../util/errors.js';
+import { CircuitOpenError, ConfigError, DeadlockError, OverloadedError, SystemStoppedError, TimeoutError } from '../util/errors.js';
 import { checkObject, isAbortSignal, knownKeys, positiveNumber } from '../util/options.js';
 import { DeadlineQueue } from '../util/deadline-queue.js';
 import { PendingAsk } from './ask.js';
@@ -27,6 +28,8 @@ export interface AskHost {
   readonly current: ActorCell | null;
   /** A breaker changed state (published as `breaker.<to>`, and a health signal). */
   breakerChanged(cell: ActorCell, from: string, to: string): void;
+  /** An actor refused an ask as overloaded (a health signal). */
+  refused(cell: ActorCell): void;
 }
 
 export class Asks {
@@ -92,6 +95,12 @@ export class Asks {
       const cycle = findCycle(target, from, holding, cause);
       if (cycle !== null) throw new DeadlockError(target.path, cycle);
     }
+    // Admission control: an ask that would wait in the queue past its deadline is refused now,
+    // not timed out later (queueing is not failure; the caller can degrade at once).
+    if (target.size !== 0 && target.wouldMissDeadline(priority, timeoutMs)) {
+      this.host.refused(target);
+      throw new OverloadedError(target.path, `${target.size} messages queued would outlast the ask's ${Math.round(timeoutMs)} ms deadline`);
+    }
     let breaker: Breaker | null = null;
     let admission: Admission = Admission.pass;
     const breakerOptions = target.spec.breaker;
@@ -112,6 +121,13 @@ export class Asks {
     if (cause !== null && !cause.settled) {
       ask.cause = cause;
       (cause.dependents ??= []).push(ask);
+    }
+    // A resilient() attempt this ask serves, directly or through a forwarder that deferred it
+    // (a pool): told when a handler takes it, so its 'auto' timeout counts service, not queueing.
+    const observer = attemptServed(signal) ?? (cause !== null && cause.deferredBy !== null ? cause.observer : null);
+    if (observer !== null) {
+      ask.observer = observer;
+      observer.serviceQueued();
     }
     if (signal !== undefined) {
       // The caller giving up ends the ask without counting against the target.

@@ -67,8 +67,9 @@ export class ActorCell extends Incarnation implements Target, ContextHost {
 
   // ---- Target: what refs reach -----------------------------------------------------------
 
+  /** Messages queued, plus the one being handled. */
   get load(): number {
-    return this.size;
+    return this.busy ? this.size + 1 : this.size;
   }
 
   get breakerState(): BreakerState | undefined {

@@ -173,6 +173,15 @@ export class Mailbox {
     return { system: this.lanes?.[SYSTEM_LANE]?.count ?? 0, byPriority };
   }
 
+  /** Messages a new one at `priority` would wait behind: the system lane and priorities 0 … priority. */
+  queuedAhead(priority: number): number {
+    const lanes = this.lanes;
+    if (lanes === null) return 0;
+    let n = 0;
+    for (let i = 0; i <= priority + 1; i++) n += lanes[i]?.count ?? 0;
+    return n;
+  }
+
   /** Enqueues a system message; never refused. */
   pushSystem(message: unknown, meta: unknown): void {
     this.laneAt(SYSTEM_LANE).push(message, meta);

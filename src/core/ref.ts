@@ -48,7 +48,7 @@ export interface Target {
   readonly isAlive: boolean;
   /** Takes new messages (not stopping or stopped). */
   readonly isActive: boolean;
-  /** Messages waiting in its mailbox: what a router reads as its load. */
+  /** Messages waiting in its mailbox, plus one being handled asynchronously: a router reads it as its load. */
   readonly load: number;
   /** Its breaker's state, once it has one (routers skip an open one). */
   readonly breakerState: BreakerState | undefined;

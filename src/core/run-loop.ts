@@ -18,6 +18,7 @@ import { Lifecycle } from './lifecycle.js';
 import { evicted, LAST_LANE, Mailbox, type MailboxConfig, Offer, SYSTEM_LANE } from './mailbox.js';
 import type { ChildSupervisor, LifecycleHooks, Runtime } from './runtime.js';
 import type { Runnable } from './scheduler.js';
+import { ServiceTime } from './service-time.js';
 import type { ChildSpec } from './spec.js';
 
 export const enum Status {
@@ -73,6 +74,8 @@ export abstract class RunLoop extends Mailbox implements Runnable, AskParty {
   /** Asks this actor's current handler has outstanding (deadlock detection). */
   waitingOn: PendingAsk[] | null = null;
   deferred: Set<PendingAsk> | null = null;
+  /** How long it holds its mailbox per ask (admission control); made on its first ask. */
+  service: ServiceTime | null = null;
 
   readonly system: Runtime<this>;
   readonly parentCell: this | null;
@@ -170,6 +173,17 @@ export abstract class RunLoop extends Mailbox implements Runnable, AskParty {
   }
 
   // ---- Delivery ------------------------------------------------------------------------
+
+  /**
+   * Admission control: would an ask at `priority` due in `timeoutMs` wait here past its
+   * deadline? It waits for the handler in flight and for what is queued at its priority or
+   * above, so the lowest priorities are refused first. No queue, no learned service time: no.
+   */
+  wouldMissDeadline(priority: number, timeoutMs: number): boolean {
+    const service = this.service;
+    if (service === null || service.ms === 0) return false;
+    return service.wouldMiss(this.queuedAhead(priority) + (this.inHandler ? 1 : 0), timeoutMs);
+  }
 
   /** Enqueues into the mailbox; on refusal the message goes to dead letters and an ask fails. */
   deliver(priority: number, message: unknown, meta: unknown): boolean {
@@ -337,6 +351,9 @@ export abstract class RunLoop extends Mailbox implements Runnable, AskParty {
       return;
     }
     this.currentAsk = ask;
+    const service = (this.service ??= new ServiceTime());
+    service.startedAt = service.sampleNext() ? this.system.clock.now() : -1;
+    if (ask.observer !== null) ask.observer.serviceStarted(service.startedAt >= 0 ? service.startedAt : this.system.clock.now());
     const behavior = this.behavior;
     let result: unknown;
     try {
@@ -425,6 +442,8 @@ export abstract class RunLoop extends Mailbox implements Runnable, AskParty {
   private settleLater(result: unknown, message: unknown, ask: PendingAsk | undefined, where: string): void {
     const epoch = this.epoch;
     this.busy = true;
+    // An async ask handler is always timed: its time is what a queue behind it waits for.
+    if (ask !== undefined && this.service !== null && this.service.startedAt < 0) this.service.startedAt = this.system.clock.now();
     adopt(
       result,
       (state) => {
@@ -449,6 +468,8 @@ export abstract class RunLoop extends Mailbox implements Runnable, AskParty {
     this.waitingOn = null; // asks still outstanding no longer block this actor
     this.endRun();
     if (this.hooks !== null) this.hooks.afterHandler();
+    const service = this.service;
+    if (ask !== undefined && service !== null && service.startedAt >= 0) service.record(this.system.clock.now() - service.startedAt);
     if (ask !== undefined && this.currentAsk === ask) {
       this.currentAsk = null;
       ask.fail(new NoReplyError(this.path));

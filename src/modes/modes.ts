@@ -1,7 +1,7 @@
 /**
  * The system's mode, driven by its health: restarts, escalations that reached the root, open
  * breakers (essential ones weigh more) and refusals, counted over a sliding window into one
- * pressure figure that `modesMachine` turns into a mode (see modes-machine.ts). The sampler runs
+ * pressure figure, and latency (breakers `hedging`: slow but answering, which makes `slow`) that `modesMachine` turns into a mode (see modes-machine.ts). The sampler runs
  * only while there is something to watch — a recent failure, an open breaker, or a mode other
  * than normal — so an idle or healthy system keeps no timer.
  *
@@ -64,6 +64,7 @@ export class Modes {
   private openBreakers = 0;
   private stopped = false;
   private openEssential = 0;
+  private slowBreakers = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -115,9 +116,12 @@ export class Modes {
   breakerChanged(essential: boolean, from: string, to: string): void {
     if (this.options.manual) return;
     const delta = (to === 'open' ? 1 : 0) - (from === 'open' ? 1 : 0);
-    if (delta === 0) return;
+    // `hedging`: slow but answering (p95 above the breaker's hedgeAfterMs) — the latency signal.
+    const slow = (to === 'hedging' ? 1 : 0) - (from === 'hedging' ? 1 : 0);
+    if (delta === 0 && slow === 0) return;
     this.openBreakers += delta;
     if (essential) this.openEssential += delta;
+    this.slowBreakers += slow;
     this.watch();
   }
 
@@ -156,13 +160,18 @@ export class Modes {
       while (drop < times.length && times[drop]! <= since) drop++;
       if (drop > 0) times.splice(0, drop);
       if (times.length > 0) parts.push(`${times.length} ${signal}${times.length === 1 ? '' : 's'}`);
-      pressure += WEIGHT[signal] * times.length;
+      // Refusing is admission control doing its job: overload alone raises the mode to safe
+      // (low priorities wait) but never parks the actors that are serving it.
+      const weighed = WEIGHT[signal] * times.length;
+      pressure += signal === 'refusal' ? Math.min(weighed, this.options.safeAt) : weighed;
     }
     if (this.openBreakers > 0) parts.push(`${this.openBreakers} open breaker${this.openBreakers === 1 ? '' : 's'}`);
+    const slow = this.slowBreakers > 0;
+    if (slow) parts.push(`${this.slowBreakers} slow target${this.slowBreakers === 1 ? '' : 's'} (breaker hedging)`);
     const reason = parts.length === 0 ? 'healthy' : `${parts.join(', ')} in ${this.options.windowMs} ms`;
-    this.actor.send({ type: 'health', now, pressure, slow: false, reason });
+    this.actor.send({ type: 'health', now, pressure, slow, reason });
     // Nothing to watch: healthy and normal (or pinned by hand: samples resume on `auto`).
-    if (this.timer !== null || (pressure === 0 && (this.mode === 'normal' || this.pinned))) return;
+    if (this.timer !== null || (pressure === 0 && !slow && (this.mode === 'normal' || this.pinned))) return;
     const timer = this.clock.setTimeout(this.tick, this.options.sampleMs);
     (timer as { unref?: () => void }).unref?.(); // the sampler never keeps a host alive
     this.timer = timer;

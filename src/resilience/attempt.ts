@@ -5,6 +5,32 @@
  */
 import { DeadlineEntry } from '../util/deadline-queue.js';
 
+/**
+ * Told when an ask made for an attempt waits in a mailbox, and when an actor's handler takes it
+ * (core/asking.ts, core/run-loop.ts). Its 'auto' timeout and its latency sample count service
+ * time, not the time the ask waited in a queue — queueing is bounded by admission control and
+ * the ask's own deadline, not mistaken for a slow target.
+ */
+export interface ServiceObserver {
+  /** An ask made for it waits in a mailbox. */
+  serviceQueued(): void;
+  /** A handler took that ask now. */
+  serviceStarted(at: number): void;
+}
+
+/** The attempt whose fn runs synchronously now (asks made in it are its service). */
+const running: { attempt: Attempt | null } = { attempt: null };
+/** Attempts by the signal they handed out (asks made after an await pass the signal on). */
+const bySignal = new WeakMap<AbortSignal, Attempt>();
+
+/**
+ * The attempt an ask made now serves: the one whose fn is running, else the one whose signal
+ * the ask was given (`ref.ask(msg, { signal: ctx.signal })` after an await), else null.
+ */
+export function attemptServed(signal: AbortSignal | undefined): ServiceObserver | null {
+  return running.attempt ?? (signal === undefined ? null : (bySignal.get(signal) ?? null));
+}
+
 /** What the wrapped function gets as its first argument. */
 export interface AttemptContext {
   /** Aborted on timeout (reason: the TimeoutError) or when a hedged sibling won (an AbortError).
@@ -21,8 +47,10 @@ export interface AttemptContext {
  * Try itself (one object per call on the hot path, see try.ts); hedged attempts are plain
  * Attempts, never queued, and leave the entry fields unused.
  */
-export class Attempt extends DeadlineEntry implements AttemptContext {
+export class Attempt extends DeadlineEntry implements AttemptContext, ServiceObserver {
   private controller: AbortController | null = null;
+  /** When a service started on it (see ServiceObserver), -1 until then. */
+  servedAt = -1;
   private abortReason: unknown = undefined;
   aborted = false;
   /** Its fn run has settled (a settled loser is not aborted). */
@@ -41,6 +69,7 @@ export class Attempt extends DeadlineEntry implements AttemptContext {
     let controller = this.controller;
     if (controller === null) {
       controller = this.controller = new AbortController();
+      bySignal.set(controller.signal, this);
       if (this.aborted) controller.abort(this.abortReason);
     }
     return controller.signal;
@@ -53,6 +82,12 @@ export class Attempt extends DeadlineEntry implements AttemptContext {
     if (this.controller !== null) this.controller.abort(reason);
   }
 
+  serviceQueued(): void {}
+
+  serviceStarted(at: number): void {
+    this.servedAt = at;
+  }
+
   expire(): void {}
 }
 
@@ -61,8 +96,19 @@ export function lostRace(): unknown {
   return new DOMException('a hedged sibling attempt succeeded first', 'AbortError');
 }
 
+/** fn(ctx, ...args), with ctx the running attempt meanwhile (see attemptServed). */
+export function invoke<R>(fn: (ctx: AttemptContext, ...args: unknown[]) => R, ctx: Attempt, args: unknown[]): R {
+  const outer = running.attempt;
+  running.attempt = ctx;
+  try {
+    return call(fn, ctx, args);
+  } finally {
+    running.attempt = outer;
+  }
+}
+
 /** fn(ctx, ...args) without a spread for the common arities. */
-export function invoke<R>(fn: (ctx: AttemptContext, ...args: unknown[]) => R, ctx: AttemptContext, args: unknown[]): R {
+function call<R>(fn: (ctx: AttemptContext, ...args: unknown[]) => R, ctx: AttemptContext, args: unknown[]): R {
   switch (args.length) {
     case 0:
       return fn(ctx);

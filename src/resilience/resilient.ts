@@ -57,7 +57,7 @@ export interface ResilientPolicy<A extends unknown[] = unknown[], R = unknown> {
   /** At most this many calls at once, this many more waiting; beyond: OverloadedError at once. */
   bulkhead?: BulkheadPolicy;
   /** A value, or a function of (error, ...args) — so a function value must be wrapped in one. */
-  fallback?: Fallback<A, R>;
+  fallback?: Fallback<A, NoInfer<R>>;
   /** Deadlines, backoffs and the breaker's delays. Default realClock. */
   clock?: Clock;
   /** Uniform [0, 1) for the jitters. Default Math.random. */

@@ -7,7 +7,8 @@
  *   it fires), and a timeout is one failure for the breaker however many attempts were racing.
  *   Timeouts also enter the latency window as a sample of the timeout value (the target took at
  *   least that long), so an 'auto' timeout that became too short grows back instead of starving.
- * - Latency: successful attempts (their own duration) feed one LatencyHistogram per target — the
+ * - Latency: successful attempts (their own duration — from when a service took them, when an
+ *   actor's ask reports it: see ServiceObserver) feed one LatencyHistogram per target — the
  *   breaker's when there is one — which 'auto' timeouts, 'p95' hedges and the breaker's
  *   `hedging` state all read.
  *
@@ -33,6 +34,8 @@ export interface TryHost<A extends unknown[], R> {
   readonly stats: ResilientStats;
   readonly deadlines: DeadlineQueue;
   readonly hedge: ResolvedHedge | null;
+  /** fixedMs < 0: the timeout is 'auto'. */
+  readonly timeout: { readonly fixedMs: number };
   /** When the next hedged attempt is due, ms (Infinity: no hedging yet). */
   hedgeDelayMs(): number;
 }
@@ -81,7 +84,8 @@ export class Try<A extends unknown[], R> extends Attempt {
     this.settled = true;
     const host = this.host;
     if (this.list !== null) host.deadlines.remove(this);
-    const latencyMs = attempt.startedAt >= 0 ? host.clock.now() - attempt.startedAt : -1;
+    const startedAt = attempt.startedAt;
+    const latencyMs = startedAt >= 0 ? host.clock.now() - (attempt.servedAt >= 0 ? attempt.servedAt : startedAt) : -1;
     if (host.breaker !== null) host.breaker.success(latencyMs, this.admission);
     else if (latencyMs >= 0) host.latency.record(latencyMs);
     host.stats.successes++;
@@ -100,6 +104,24 @@ export class Try<A extends unknown[], R> extends Attempt {
     host.stats.failures++;
     if (this.attempts !== null) this.endHedging(null);
     this.reject(error);
+  }
+
+  /**
+   * An ask made for the primary attempt waits in a mailbox: an 'auto' timeout pauses — it bounds
+   * service time, not the queue (which admission control and the ask's own deadline bound).
+   */
+  override serviceQueued(): void {
+    if (!this.settled && this.list !== null && this.host.timeout.fixedMs < 0) this.host.deadlines.remove(this);
+  }
+
+  /** A handler took that ask: latency counts from now, and an 'auto' timeout starts afresh. */
+  override serviceStarted(at: number): void {
+    if (this.settled) return;
+    this.servedAt = at;
+    if (this.timeoutMs > 0 && this.host.timeout.fixedMs < 0) {
+      if (this.list !== null) this.host.deadlines.remove(this);
+      this.host.deadlines.add(this, this.timeoutMs);
+    }
   }
 
   /** The deadline passed: a failure for the breaker, every attempt aborted. */

@@ -91,6 +91,9 @@ interface PoolState {
   admitted: number;
 }
 
+/** The hedge of a pool without one while the system is in the latency mode. */
+const LATENCY_MODE_HEDGE: Hedge = Object.freeze({ afterMs: 'p95', max: 2, initialMs: 100 });
+
 /** The share of the limit each priority may fill: the lowest priorities are refused first. */
 const ADMITTED_SHARE = [1, 1, 1, 0.75, 0.5];
 
@@ -117,8 +120,10 @@ export const PoolActor = defineActor<PoolState, unknown, PoolSpec>({
       }
       reply = admitted(state, reply);
     }
-    if (state.hedge === null) askOnce(state, cell, message, reply, ask.deadline, priority);
-    else new HedgedAsk(state, state.hedge, cell, ask, message, reply, priority).launch(pick(state, null)!);
+    // The latency mode turns hedging on for every pool (slow but alive targets: race them).
+    const hedge = state.hedge ?? (ctx.mode === 'latency' ? LATENCY_MODE_HEDGE : null);
+    if (hedge === null) askOnce(state, cell, message, reply, ask.deadline, priority);
+    else new HedgedAsk(state, hedge, cell, ask, message, reply, priority).launch(pick(state, null)!);
   },
 });
 
@@ -208,6 +213,27 @@ function pick(state: PoolState, tried: ActorRef[] | null): ActorRef | null {
 }
 
 /**
+ * A worker free for a hedged attempt: not tried, not open nor restarting, nothing queued in its
+ * mailbox nor held by an async handler (a worker that defers its replies may have asks in
+ * flight and still be free). A hedge only uses spare capacity — under a burst every worker is busy
+ * and hedging would double the load it is meant to relieve — so null when none is idle.
+ */
+function pickIdle(state: PoolState, tried: ActorRef[]): ActorRef | null {
+  const { workers } = state;
+  for (let k = 0; k < workers.length; k++) {
+    const i = (state.next + k) % workers.length;
+    const worker = workers[i]!;
+    const target = worker.target;
+    if (tried.includes(worker) || target.breakerState === 'open' || !target.isActive) continue;
+    if (target.load === 0) {
+      state.next = (i + 1) % workers.length;
+      return worker;
+    }
+  }
+  return null;
+}
+
+/**
  * An ask without hedge: one attempt, its outcome relayed. The hot path of a pool: no
  * AbortController, no timer, no clock read but the deadline's, and under round-robin no closure
  * (the reply's own functions are the callbacks).
@@ -235,7 +261,7 @@ function askOnce(state: PoolState, cell: ActorCell, message: unknown, reply: Def
 
 /**
  * A hedged ask: attempts on distinct workers, another one when the running ones are slower than
- * the threshold, or at once when one fails; the first reply wins and the attempts still running
+ * the threshold and a worker is idle (see pickIdle), or at once when one fails; the first reply wins and the attempts still running
  * are aborted. It ends with the last error when every attempt it may start has failed.
  */
 class HedgedAsk {
@@ -310,8 +336,9 @@ class HedgedAsk {
     if (this.tried.length >= this.hedge.max) return;
     this.timer = clock.setTimeout(() => {
       this.timer = null;
-      const worker = this.settled || this.ask.settled ? null : pick(this.state, this.tried);
+      const worker = this.settled || this.ask.settled ? null : pickIdle(this.state, this.tried);
       if (worker !== null) this.launch(worker);
+      else if (!this.settled && !this.ask.settled) this.armHedge(); // none idle yet: look again later
     }, this.threshold());
   }
 

@@ -171,3 +171,31 @@ describe('modes under faults (review)', () => {
     expect(() => system.setMode('safe')).toThrow(SystemStoppedError);
   });
 });
+
+describe('the latency signal', () => {
+  it('enters the latency mode while a breaker reports its target slow (hedging), and leaves it when fast again', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock, modes: { recoverAfterMs: 500 } });
+    let latencyMs = 100;
+    const Slow = defineActor<null, unknown>({
+      receive(_s, msg, ctx) {
+        const reply = ctx.deferReply();
+        clock.setTimeout(() => reply(msg), latencyMs);
+      },
+    });
+    const slow = system.spawn(Slow, { breaker: { hedgeAfterMs: 50, minSamples: 5 } });
+    const burst = async () => {
+      const asks = Array.from({ length: 40 }, (_, i) => slow.ask(i, { timeoutMs: 1000 }));
+      for (let t = 0; t < 15; t++) {
+        clock.advance(10);
+        await settle(2);
+      }
+      await Promise.all(asks);
+    };
+    await burst();
+    expect(system.mode).toBe('latency');
+    latencyMs = 5;
+    for (let round = 0; round < 30 && system.mode !== 'normal'; round++) await burst();
+    expect(system.mode).toBe('normal');
+  });
+});

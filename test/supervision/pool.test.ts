@@ -427,3 +427,67 @@ describe('hedged pool after the caller left (review)', () => {
     expect(handled).toEqual(['0:job']);
   });
 });
+
+describe('hedging uses spare capacity only', () => {
+  /** Holds its mailbox for `ms` per ask (an async handler), answering with its name. */
+  function busyWorker(ms: number) {
+    return defineActor<{ clock: Clock }, unknown, { clock: Clock }>({
+      init: (args) => args,
+      receive: (state, _msg, ctx) =>
+        new Promise<void>((resolve) =>
+          state.clock.setTimeout(() => {
+            ctx.reply(ctx.name);
+            resolve();
+          }, ms),
+        ),
+    });
+  }
+
+  it('sends no hedged attempt while every worker is busy (a burst is not doubled)', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock, modes: false });
+    const handled: string[] = [];
+    const Worker = busyWorker(50);
+    const Counting = defineActor<{ clock: Clock }, unknown, { clock: Clock }>({
+      ...Worker,
+      receive(state, msg, ctx) {
+        handled.push(ctx.name);
+        return Worker.receive!(state, msg, ctx);
+      },
+    });
+    await system.start(pool('gw', Counting, { size: 3, routing: 'least-busy', hedge: { afterMs: 10, max: 2 }, args: { clock } }));
+    const gw = system.lookup('/gw')!;
+    const asks = Array.from({ length: 30 }, (_, i) => gw.ask(i, { timeoutMs: 5000 }));
+    await settleOn(clock, 700, 5);
+    expect(await Promise.all(asks)).toHaveLength(30);
+    expect(handled).toHaveLength(30); // one attempt per ask: no hedge found a free worker
+  });
+
+  it('hedges onto a free worker when the first one is slow', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock, modes: false });
+    const Component = latencyWorker((name) => (name === '0' ? 1000 : 5));
+    await system.start(pool('gw', Component, { size: 3, routing: 'round-robin', hedge: { afterMs: 20, max: 2 }, args: { clock } }));
+    const answer = system.lookup('/gw')!.ask('x', { timeoutMs: 500 });
+    await settleOn(clock, 40);
+    expect(await answer).toEqual({ from: '1', msg: 'x' });
+  });
+
+  it('hedges a pool without a hedge option while the system is in the latency mode', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    const Component = latencyWorker((name) => (name === '0' ? 1000 : 5));
+    await system.start(pool('gw', Component, { size: 3, routing: 'round-robin', args: { clock } }));
+    const gw = system.lookup('/gw')!;
+    const slow = gw.ask('before', { timeoutMs: 100 }).catch((e: unknown) => e);
+    await settleOn(clock, 200, 10);
+    expect(await slow).toBeInstanceOf(TimeoutError); // worker 0, no hedge: it waits it out
+    system.setMode('latency', 'test');
+    const warm = [gw.ask('warm', { timeoutMs: 500 }), gw.ask('warm', { timeoutMs: 500 })]; // workers 1 and 2
+    await settleOn(clock, 10);
+    expect(await Promise.all(warm)).toMatchObject([{ from: '1' }, { from: '2' }]);
+    const hedged = gw.ask('during', { timeoutMs: 500 });
+    await settleOn(clock, 200, 10);
+    expect(await hedged).toEqual({ from: '1', msg: 'during' }); // worker 0 was asked first, 1 answered
+  });
+});
