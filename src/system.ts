@@ -18,6 +18,7 @@ import type { Runtime } from './core/runtime.js';
 import { Scheduler } from './core/scheduler.js';
 import { CHILD_KEYS, type ChildSpec, childSpec } from './core/spec.js';
 import { type SnapshotInfo, Snapshots } from './persistence/snapshots.js';
+import { widenAutoTimeouts } from './resilience/timeout.js';
 import { DEFAULT_SUPERVISION, type SupervisorSpec, type TreeSpec } from './supervision/spec.js';
 import { type RootHost, Supervision, type SupervisionHost } from './supervision/supervision.js';
 import { spawnNode, type TreeNode, treeView, validateTree } from './supervision/tree.js';
@@ -36,6 +37,8 @@ export type { Escalation, SystemMetrics, SystemOptions } from './system-options.
 const MAX_LANE: Record<Mode, number> = { normal: LAST_LANE, preSafe: LAST_LANE, latency: LAST_LANE, safe: 3, recovery: 3, emergency: 0 };
 
 const SPAWN_KEYS = ['name', 'parent', ...CHILD_KEYS];
+/** How much the latency mode widens 'auto' timeouts. */
+const LATENCY_MODE_WIDENING = 2;
 
 /**
  * One runtime instance: its actors, their supervision, asks, pub/sub, dead letters and
@@ -158,6 +161,8 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
     this.log.warn({ from, to, reason }, `system mode: ${from} → ${to} (${reason})`);
     const before = this.maxLane;
     this.maxLane = MAX_LANE[to];
+    // Slow but alive: resilient() 'auto' timeouts on this clock get more room (pools hedge: pool.ts).
+    if (to === 'latency' || from === 'latency') widenAutoTimeouts(this.clock, to === 'latency' ? LATENCY_MODE_WIDENING : 1);
     if (this.maxLane > before) {
       // Parked actors resume, their messages in order.
       for (const cell of this.parkedCells) if (cell.isActive && !cell.isEmpty) cell.wake();

@@ -119,7 +119,7 @@ class Core<A extends unknown[], R> implements TryHost<A, R> {
     private readonly bulkhead: Bulkhead | null = null,
   ) {
     this.deadlines = deadlinesFor(clock);
-    this.timeout = new TimeoutRule(timeout, auto, breaker, latency, minSamples);
+    this.timeout = new TimeoutRule(timeout, auto, breaker, latency, minSamples, clock);
     this.fixedTimeoutMs = this.timeout.fixedMs;
     this.direct = retry === null && fallback === NO_FALLBACK;
     this.retryBudget = retry?.budget ? new RetryBudget(retry.budget) : null;

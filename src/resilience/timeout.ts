@@ -50,13 +50,17 @@ export class TimeoutRule {
   private readonly initialMs: number;
   private readonly multiplier: number;
 
+  private readonly widening: Widening;
+
   constructor(
     timeout: number | 'auto' | undefined,
     auto: AutoTimeoutPolicy,
     breaker: Breaker | null,
     private readonly latency: LatencyHistogram,
     private readonly minSamples: number,
+    clock: Clock,
   ) {
+    this.widening = wideningFor(clock);
     this.fixedMs = timeout === undefined ? 0 : timeout === 'auto' ? -1 : timeout;
     this.multiplier = auto.multiplier ?? breaker?.options.timeoutMultiplier ?? 2.5;
     this.maxMs = auto.maxMs ?? 30_000;
@@ -71,8 +75,32 @@ export class TimeoutRule {
   }
 
   private autoMs(): number {
-    return autoTimeoutMs(this.latency, this.multiplier, this.minMs, this.maxMs, this.initialMs, this.minSamples);
+    const ms = autoTimeoutMs(this.latency, this.multiplier, this.minMs, this.maxMs, this.initialMs, this.minSamples);
+    const factor = this.widening.factor;
+    return factor === 1 ? ms : Math.min(ms * factor, this.maxMs);
   }
+}
+
+/** How much 'auto' timeouts on one clock are widened (the system's latency mode sets it). */
+interface Widening {
+  factor: number;
+}
+
+const wideningByClock = new WeakMap<Clock, Widening>();
+
+function wideningFor(clock: Clock): Widening {
+  let widening = wideningByClock.get(clock);
+  if (widening === undefined) wideningByClock.set(clock, (widening = { factor: 1 }));
+  return widening;
+}
+
+/**
+ * Widens every 'auto' timeout of the wrappers on `clock` by `factor` (1: back to normal) — what
+ * the latency mode does for a system on that clock: slow but alive targets get more time while
+ * their latency window catches up. Still clamped by each wrapper's `autoTimeout.maxMs`.
+ */
+export function widenAutoTimeouts(clock: Clock, factor: number): void {
+  wideningFor(clock).factor = factor;
 }
 
 const deadlinesByClock = new WeakMap<Clock, DeadlineQueue>();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Crasher, type CrasherMsg, InitCrasher } from '../../actors/chaos/chaos.js';
-import { type ActorRef, ConfigError, defineActor, type Signal, SimulatedClock, SystemStoppedError, TimeoutError } from '../../src/index.js';
+import { type ActorRef, ConfigError, defineActor, resilient, type Signal, SimulatedClock, SystemStoppedError, TimeoutError } from '../../src/index.js';
 import { nextTurn, startSystem, until } from '../helpers.js';
 
 async function settle(turns = 5): Promise<void> {
@@ -197,5 +197,19 @@ describe('the latency signal', () => {
     latencyMs = 5;
     for (let round = 0; round < 30 && system.mode !== 'normal'; round++) await burst();
     expect(system.mode).toBe('normal');
+  });
+});
+
+describe('the latency mode', () => {
+  it("widens the 'auto' timeouts of resilient() calls on the system's clock, and narrows them back after", async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    const call = resilient(async () => 'ok', { timeoutMs: 'auto', autoTimeout: { initialMs: 100, maxMs: 10_000 }, clock });
+    expect(call.timeoutMs()).toBe(100);
+    system.setMode('latency', 'slow exchange');
+    expect(call.timeoutMs()).toBe(200);
+    system.setMode('auto');
+    system.setMode('normal', 'fast again');
+    expect(call.timeoutMs()).toBe(100);
   });
 });
