@@ -193,6 +193,7 @@ export abstract class RunLoop extends Mailbox implements Runnable, AskParty {
     }
     const offered = this.offer(priority, message, meta);
     if (offered !== Offer.Accepted) {
+      this.system.refused(this); // a full mailbox: saturation, a health signal like a refusal
       const overflow = this.config.overflow;
       if (offered === Offer.Refused) {
         this.undeliverable(message, meta, overflow === 'reject' ? 'rejected' : overflow === 'drop-newest' ? 'dropped-newest' : 'dropped-oldest');

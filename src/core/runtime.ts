@@ -46,7 +46,7 @@ export interface Runtime<C> {
   actorStopped(cell: C, failed: boolean): void;
   /** The actor was restarted by its supervisor (health signals, the `actor.restarted` event). */
   restarted(cell: C): void;
-  /** The actor refused work as overloaded (admission control): a health signal. */
+  /** The actor refused work as overloaded (admission control, a full mailbox): a health signal. */
   refused(cell: C): void;
   /**
    * The lowest-priority lane a non-essential actor may take messages from now (the system mode):

@@ -213,3 +213,15 @@ describe('the latency mode', () => {
     expect(call.timeoutMs()).toBe(100);
   });
 });
+
+describe('saturation', () => {
+  it('counts messages a full mailbox refused as a health signal: a flood raises the mode to safe', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    const sink = system.spawn(defineActor<null, number>({ receive() {} }), { mailbox: { capacity: 10 } });
+    let refused = 0;
+    for (let i = 0; i < 500; i++) if (!sink.tell(i)) refused++;
+    expect(refused).toBe(490);
+    expect(system.mode).toBe('safe');
+  });
+});
