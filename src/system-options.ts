@@ -55,20 +55,25 @@ export interface SystemOptions {
 }
 
 /**
- * An escalation that reached the root supervisor: the subtree was stopped and marked failed.
+ * An escalation that reached the root supervisor: the subtree is revived after a backoff, or given up.
  *
  * @example
  * ```ts
- * for (const { path, reason, at } of system.escalations()) console.warn(path, reason, new Date(at));
+ * for (const { path, decision, at } of system.escalations()) console.warn(path, decision, new Date(at));
  * ```
  */
 export interface Escalation {
-  /** The top-level actor whose subtree failed. */
+  /** The top-level actor whose subtree exceeded the root's restart intensity. */
   path: string;
   /** The last exit that exceeded its intensity. */
   reason: ExitReason;
   /** Wall-clock time (ms since the epoch). */
   at: number;
+  /**
+   * `'revive'`: it had run, and is restarted after the root's backoff (its refs kept);
+   * `'failed'`: it never got through its init, and is given up (status 'failed').
+   */
+  decision: 'revive' | 'failed';
 }
 
 /**

@@ -419,13 +419,15 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
   }
 
   /** @internal An escalation reached the root: recorded, logged; the subtree is marked failed. */
-  recordEscalation(cell: ActorCell, reason: ExitReason): void {
-    this.escalationLog.push({ path: cell.path, reason, at: Date.now() });
+  recordEscalation(cell: ActorCell, reason: ExitReason, failed: boolean): void {
+    this.escalationLog.push({ path: cell.path, reason, at: Date.now(), decision: failed ? 'failed' : 'revive' });
     this.modes.escalated(cell.path);
-    if (!this.isStopped) this.publish('supervisor.escalated', { path: cell.path });
+    if (!this.isStopped) this.publish('supervisor.escalated', { path: cell.path, decision: failed ? 'failed' : 'revive' });
     this.log.error(
-      { path: cell.path, err: typeof reason === 'object' ? loggableError(reason.error) : undefined, decision: 'fail-subtree' },
-      `escalation reached the root: ${cell.path} exceeded the restart intensity and is marked failed`,
+      { path: cell.path, err: typeof reason === 'object' ? loggableError(reason.error) : undefined, decision: failed ? 'fail-subtree' : 'revive' },
+      failed
+        ? `escalation reached the root: ${cell.path} never got through its init and is marked failed`
+        : `escalation reached the root: ${cell.path} exceeded the restart intensity; revived after a backoff`,
     );
   }
 

@@ -66,6 +66,7 @@ export abstract class Incarnation extends RunLoop {
 
   protected initialized(): void {
     this.status = Status.Running;
+    if (this.lifecycle !== null) this.lifecycle.ran = true; // a first incarnation is known by its status
     this.hooks?.afterInit();
     // Children of the previous incarnation that this init did not take up again leave now.
     if (this.children !== null) this.releaseHeldChildren();
@@ -116,6 +117,7 @@ export abstract class Incarnation extends RunLoop {
       this.notifyIdle();
       return;
     }
+    if (this.status === Status.Running) this.life.ran = true;
     this.status = Status.Restarting; // stops message handling until the supervisor has decided
     if (where !== 'init' && where !== 'supervision' && !this.redeliver(message, meta, where)) {
       const messages = where === 'receiveBatch' ? (message as unknown[]) : [message];
@@ -251,6 +253,11 @@ export abstract class Incarnation extends RunLoop {
    * The consecutive-restart count for backoff growth, counting this restart: it starts over once
    * the incarnation ending now has run for `resetAfterMs`.
    */
+  /** Some incarnation of it has run (init completed): a crash loop, not a failure to start. */
+  get hasRun(): boolean {
+    return this.status === Status.Running || (this.lifecycle?.ran ?? false);
+  }
+
   nextBackoffStep(now: number, resetAfterMs: number): number {
     const life = this.life;
     if (now - life.startedAt >= resetAfterMs) life.backoffStep = 0; // startedAt 0: the first incarnation

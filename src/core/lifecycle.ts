@@ -43,6 +43,8 @@ export class Lifecycle<Cell = unknown> {
   topics: string[] | null = null;
   /** When the current incarnation started (clock ms), for the backoff reset. */
   startedAt = 0;
+  /** Some incarnation completed its init (set once a lifecycle exists; see Incarnation.hasRun). */
+  ran = false;
 }
 
 /**

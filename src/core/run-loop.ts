@@ -182,6 +182,8 @@ export abstract class RunLoop extends Mailbox implements Runnable, AskParty {
   wouldMissDeadline(priority: number, timeoutMs: number): boolean {
     const service = this.service;
     if (service === null || service.ms === 0) return false;
+    // Fits even behind the whole queue (the usual case): no need to count by priority.
+    if (!service.wouldMiss(this.size + 1, timeoutMs)) return false;
     return service.wouldMiss(this.queuedAhead(priority) + (this.inHandler ? 1 : 0), timeoutMs);
   }
 

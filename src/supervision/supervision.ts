@@ -6,7 +6,10 @@
  * within a sliding `withinMs`), picks the victims by strategy, ends them in reverse start order,
  * waits for the backoff, and starts them again in start order, each once the previous one runs.
  * Too many restarts: the supervisor fails to its own parent (escalation). At the root the system
- * records the escalation and marks the failing subtree failed instead of dying.
+ * does not die and does not restart in a storm: the escalation raises the system mode, and a
+ * subtree that had run is revived after the root's escalation backoff (its refs kept, its
+ * siblings untouched), so service comes back once the fault is over; one that never got through
+ * its init is marked failed (a start failure is a bug to fix, not a fault to wait out).
  */
 import type { Logger } from 'pino';
 import type { ExitReason } from '../core/actor.js';
@@ -16,7 +19,11 @@ import type { Clock } from '../util/clock.js';
 import { backoffDelay } from '../util/backoff.js';
 import { EscalationError } from '../util/errors.js';
 import { loggableError } from '../util/logger.js';
-import { type Intensity, isCrash, type SupervisionConfig } from './spec.js';
+import { type BackoffOptions, type Intensity, isCrash, type SupervisionConfig } from './spec.js';
+
+/** The delay before reviving a subtree that escalated to the root, when `root.backoff` is unset:
+ *  a crash loop is retried at most about once a second, and back within a second of its fault. */
+const REVIVE_BACKOFF: Required<BackoffOptions> = Object.freeze({ minMs: 250, maxMs: 1000, factor: 2, jitter: 0.2, resetAfterMs: 5000 });
 
 /** What a supervision needs of the system: time, randomness (backoff jitter) and its log. */
 export interface SupervisionHost {
@@ -32,8 +39,8 @@ export interface SupervisionHost {
 export interface RootHost {
   /** Top-level actors, in start order: the root supervisor's children. */
   readonly topLevel: ReadonlyMap<string, ActorCell>;
-  /** An escalation reached the root: recorded and logged. */
-  recordEscalation(cell: ActorCell, reason: ExitReason): void;
+  /** An escalation reached the root: recorded and logged; `failed` when the subtree is given up. */
+  recordEscalation(cell: ActorCell, reason: ExitReason, failed: boolean): void;
 }
 
 /** Times of recent restarts, oldest first (a sliding window that starts at `oldest`). */
@@ -95,9 +102,11 @@ export class Supervision implements ChildSupervisor<ActorCell> {
         ? 'hold'
         : this.ownerLeaving
           ? 'stop'
-          : this.recordRestart(this.system.clock.now(), child)
-            ? 'escalate'
-            : 'restart';
+          : !this.recordRestart(this.system.clock.now(), child)
+            ? 'restart'
+            : this.owner === null && child.hasRun
+              ? 'revive'
+              : 'escalate';
     const log = this.system.log;
     if (log.isLevelEnabled(crashed ? 'error' : 'info')) {
       const report = {
@@ -116,7 +125,10 @@ export class Supervision implements ChildSupervisor<ActorCell> {
     else if (decision === 'hold')
       return; // the owner's ending holds it (it is halted meanwhile)
     else if (decision === 'escalate') this.escalate(child, reason);
-    else void this.restart(child, reason);
+    else if (decision === 'revive') {
+      this.root!.recordEscalation(child, reason, false);
+      void this.restart(child, reason, REVIVE_BACKOFF);
+    } else void this.restart(child, reason);
   }
 
   /** Records a restart of `child` now; true when that exceeds the intensity. */
@@ -142,8 +154,8 @@ export class Supervision implements ChildSupervisor<ActorCell> {
   }
 
   /** Delay before restarting `cell`, growing per consecutive restart, reset after stability. */
-  backoffDelay(cell: ActorCell, now: number): number {
-    const backoff = this.config.backoff;
+  backoffDelay(cell: ActorCell, now: number, fallback: Required<BackoffOptions> | null = null): number {
+    const backoff = this.config.backoff ?? fallback;
     if (backoff === null) return 0;
     const step = cell.nextBackoffStep(now, backoff.resetAfterMs);
     const { minMs, maxMs, factor, jitter } = backoff;
@@ -171,11 +183,11 @@ export class Supervision implements ChildSupervisor<ActorCell> {
    * Stops the victims in reverse start order (the failed child is already halted; temporary
    * siblings stop for good), waits for the backoff, then starts them again in start order.
    */
-  private async restart(failed: ActorCell, reason: ExitReason): Promise<void> {
+  private async restart(failed: ActorCell, reason: ExitReason, backoff: Required<BackoffOptions> | null = null): Promise<void> {
     const victims = this.victims(failed, this.children());
     const plan = {};
     for (const v of victims) v.joinRestart(plan);
-    const delay = this.backoffDelay(failed, this.system.clock.now());
+    const delay = this.backoffDelay(failed, this.system.clock.now(), backoff);
     for (const v of [...victims].reverse()) {
       if (v !== failed && v.spec.restart === 'temporary') await v.stopForGood('shutdown');
       else await v.endIncarnation(v === failed ? reason : 'shutdown', true);
@@ -197,7 +209,7 @@ export class Supervision implements ChildSupervisor<ActorCell> {
   /** Too many restarts: at the root the system records it; elsewhere the owner fails upward. */
   private escalate(child: ActorCell, reason: ExitReason): void {
     if (this.owner === null) {
-      this.root!.recordEscalation(child, reason);
+      this.root!.recordEscalation(child, reason, true);
       void child.stopForGood(reason, true);
       return;
     }

@@ -550,12 +550,13 @@ describe('the root supervisor', () => {
       ['a', 'running', 3],
       ['b', 'running', 3],
     ]);
-    a.tell({ type: 'crash' }); // a fourth within 5 s: a alone fails
+    a.tell({ type: 'crash' }); // a fourth within 5 s: a alone escalates, waiting to be revived
     await settle();
     expect(system.tree().map((n) => [n.name, n.status])).toEqual([
-      ['a', 'failed'],
+      ['a', 'restarting'],
       ['b', 'running'],
     ]);
+    expect(system.escalations().map((e) => [e.path, e.decision])).toEqual([['/a', 'revive']]);
   });
 
   it('takes its intensity and backoff from ActorSystem.start({ root })', async () => {
@@ -574,8 +575,53 @@ describe('the root supervisor', () => {
     expect(system.tree()[0]).toMatchObject({ status: 'running', restarts: 1 });
     a.tell({ type: 'crash' }); // a second restart within 10 s: more than maxRestarts 1
     await settle();
-    expect(system.tree()[0]!.status).toBe('failed');
-    expect(system.escalations().map((e) => e.path)).toEqual(['/a']);
+    expect(system.escalations().map((e) => [e.path, e.decision])).toEqual([['/a', 'revive']]);
+    expect(system.mode).toBe('safe'); // a root escalation raises the mode
+    clock.advance(99); // revived after the root's backoff, not at once
+    await settle();
+    expect(system.tree()[0]!.status).toBe('restarting');
+    clock.advance(1);
+    await settle();
+    expect(system.tree()[0]).toMatchObject({ status: 'running', restarts: 2 });
+    expect(await a.ask({ type: 'work', value: 'back' })).toBe('back'); // the same ref
+  });
+
+  it('revives a crash-looping subtree about once a second, its healthy siblings untouched, and it serves again once the fault ends', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock, random: () => 0.5 });
+    let faulty = true;
+    const Flaky = defineActor<null, string>({
+      receive(_s, msg, ctx) {
+        if (faulty) throw new Error('fault');
+        ctx.reply(msg);
+      },
+    });
+    const tree = await system.start(supervisor('trading', { strategy: 'one-for-all', intensity: { maxRestarts: 2, withinMs: 1000 }, children: [child('gw', Flaky)] }));
+    const healthy = system.spawn(Crasher, { name: 'healthy' });
+    const gw = system.lookup('/trading/gw')!;
+    let revivals = 0;
+    for (let t = 0; t < 10_000; t += 50) {
+      gw.tell('tick');
+      clock.advance(50);
+      await settle();
+      revivals = system.escalations().length;
+    }
+    // 10 s of faults: revived with a backoff of at most 1 s, never in a storm
+    expect(revivals).toBeGreaterThanOrEqual(5);
+    expect(revivals).toBeLessThanOrEqual(40);
+    expect(system.tree().find((n) => n.name === 'healthy')).toMatchObject({ status: 'running', restarts: 0 });
+    faulty = false; // the fault ends: within a second the same refs serve again
+    let back = -1;
+    for (let t = 0; t <= 1000 && back < 0; t += 50) {
+      const answer = gw.ask('ping', { timeoutMs: 40 }).catch(() => null);
+      await settle();
+      clock.advance(50);
+      await settle();
+      if ((await answer) === 'ping') back = t;
+    }
+    expect(back).toBeGreaterThanOrEqual(0);
+    expect(tree.path).toBe('/trading');
+    expect(await healthy.ask({ type: 'work', value: 'fine' })).toBe('fine');
   });
 
   it('refuses bad root limits with a ConfigError naming them', async () => {
