@@ -125,9 +125,11 @@ export class PendingAsk extends DeadlineEntry {
     if (breaker !== null) {
       // The target timing out, crashing or drowning counts against it; a missing reply or a
       // shutdown says nothing about its health, nor does a timeout while the system mode held
-      // the target back (else the mode would open the breakers that keep it raised).
-      if (countsAgainstTarget(error) && !(timedOut && this.to.heldBack)) breaker.failure(this.admission);
-      else breaker.release(this.admission);
+      // the target back (else the mode would open the breakers that keep it raised). On top of
+      // that, the breaker's `handle` sees what the target did: for a crash, what its handler threw.
+      if (countsAgainstTarget(error) && !(timedOut && this.to.heldBack)) {
+        breaker.failed(error instanceof ActorStoppedError ? error.cause : error, this.admission);
+      } else breaker.release(this.admission);
     }
     this.finish();
     this.cancel(error, timedOut);

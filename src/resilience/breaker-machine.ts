@@ -3,7 +3,10 @@
  * state. `Breaker` (breaker.ts) drives it and mirrors it for the hot path.
  *
  * States (top level, so `snapshot.value` is one of them):
- * - `closed`   calls pass; `failureThreshold` consecutive failures (timeouts included) → `open`.
+ * - `closed`   calls pass; `failureThreshold` consecutive failures (timeouts included) → `open`;
+ *              with `failureRateThreshold`, also a RATE event reporting that the window's failure
+ *              rate reached it over at least `minimumCalls` calls → `open` (Breaker keeps the
+ *              window and sends RATE only then; errors `handle` rejects never reach the machine).
  * - `hedging`  calls pass and succeed but the window's p95 latency is above `hedgeAfterMs`
  *              (slow but alive: pools start parallel attempts); p95 back to ≤ `hedgeAfterMs` ×
  *              `hedgeExitRatio` → `closed`; failures count exactly as in `closed`.
@@ -37,6 +40,8 @@ export type BreakerEvent =
   | { type: 'PROBE' }
   /** A probe ended without a verdict (cancelled by its caller): frees its slot. */
   | { type: 'RELEASE'; probe?: boolean }
+  /** The failure-rate window (calls ended in the last windowMs), sent when it reaches the threshold. */
+  | { type: 'RATE'; failures: number; calls: number }
   /** The window's latency, sent when it crosses the hedging thresholds. */
   | { type: 'LATENCY'; p95: number; samples: number }
   /** Manual override: open now / close now (operator, system modes). */
@@ -79,6 +84,12 @@ export function tooSlow(options: ResolvedBreakerOptions, p95: number, samples: n
   return options.hedgeAfterMs !== undefined && samples >= options.minSamples && p95 > options.hedgeAfterMs;
 }
 
+/** Whether this window's failure rate opens a closed breaker (shared by guard and Breaker). */
+export function rateReached(options: ResolvedBreakerOptions, failures: number, calls: number): boolean {
+  const threshold = options.failureRateThreshold;
+  return threshold !== undefined && calls >= options.minimumCalls && failures / calls >= threshold;
+}
+
 export function fastAgain(options: ResolvedBreakerOptions, p95: number): boolean {
   return options.hedgeAfterMs === undefined || p95 <= options.hedgeAfterMs * options.hedgeExitRatio;
 }
@@ -105,6 +116,7 @@ export const breakerMachine = setup({
   guards: {
     failureThresholdReached: ({ context }) => context.failures + 1 >= context.options.failureThreshold,
     hasFailures: ({ context }) => context.failures > 0,
+    failureRateReached: ({ context, event }) => event.type === 'RATE' && rateReached(context.options, event.failures, event.calls),
     isProbe,
     probesInFlight: ({ context }) => context.probes > 0,
     probeSlotFree: ({ context }) => context.probes < (context.options.essential ? 1 : context.options.halfOpenMaxCalls),
@@ -157,14 +169,18 @@ export const breakerMachine = setup({
       on: {
         SUCCESS: { guard: 'hasFailures', actions: 'clearFailures' },
         FAILURE: [{ guard: 'failureThresholdReached', target: 'open', actions: ['countFailure', 'firstOpen'] }, { actions: 'countFailure' }],
+        RATE: { guard: 'failureRateReached', target: 'open', actions: 'firstOpen' },
         LATENCY: { guard: 'latencyHigh', target: 'hedging' },
         TRIP: { target: 'open', actions: 'firstOpen' },
+        // already closed: an operator reset still forgets the failures counted so far
+        RESET: { guard: 'hasFailures', actions: 'clearFailures' },
       },
     },
     hedging: {
       on: {
         SUCCESS: { guard: 'hasFailures', actions: 'clearFailures' },
         FAILURE: [{ guard: 'failureThresholdReached', target: 'open', actions: ['countFailure', 'firstOpen'] }, { actions: 'countFailure' }],
+        RATE: { guard: 'failureRateReached', target: 'open', actions: 'firstOpen' },
         LATENCY: { guard: 'latencyRecovered', target: 'closed' },
         TRIP: { target: 'open', actions: 'firstOpen' },
         RESET: { target: 'closed', actions: 'close' },

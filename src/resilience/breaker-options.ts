@@ -3,7 +3,7 @@
  * by resilient(), actors' asks and pools.
  */
 import { ConfigError } from '../util/errors.js';
-import { checkObject, knownKeys, positiveInteger, positiveNumber } from '../util/options.js';
+import { checkObject, knownKeys, positiveInteger, positiveNumber, show } from '../util/options.js';
 
 /**
  * The state of a breaker, as `breaker.state`, `system.tree()` and the `breaker.<state>` events show it.
@@ -28,7 +28,10 @@ export type BreakerState = 'closed' | 'open' | 'halfOpen' | 'hedging';
  * ```
  */
 export interface BreakerOptions {
-  /** Consecutive failures (timeouts count) that open a closed breaker. Default 5. */
+  /**
+   * Consecutive failures (timeouts count) that open a closed breaker; Infinity: never on a count.
+   * Default 5 — or Infinity when `failureRateThreshold` is set and this is not (the rate alone).
+   */
   failureThreshold?: number;
   /** First open period, ms. Default 500. */
   resetTimeoutMs?: number;
@@ -57,9 +60,44 @@ export interface BreakerOptions {
   latencyWindow?: number;
   /** Never refuse: serve the fallback while open, one probe per reset period. Default false. */
   essential?: boolean;
+  /**
+   * Which failed calls count against the breaker: called with the error (a TimeoutError for a
+   * timeout; for an actor whose handler crashed, what the handler threw); false → the call is
+   * neither a failure nor a success (a probe's slot is freed). A `handle` that throws counts the
+   * failure. Default: every failure counts (for asks, within the rule of what counts at all:
+   * timeouts, crashes, a full mailbox).
+   *
+   * @example
+   * ```ts
+   * breaker: { handle: (error) => !(error instanceof HttpError && error.status < 500) }   // 4xx: the caller's fault
+   * ```
+   */
+  handle?: (error: unknown) => boolean;
+  /**
+   * Opens the closed breaker on a failure rate instead: once at least `minimumCalls` calls ended
+   * in the last `windowMs` and failures / calls ≥ this (0 < r ≤ 1). Default: off. When set without
+   * `failureThreshold`, the consecutive-count rule is off; with both, whichever trips first.
+   */
+  failureRateThreshold?: number;
+  /** Calls that must have ended in the window before the rate is trusted. Default 10. Requires `failureRateThreshold`. */
+  minimumCalls?: number;
+  /**
+   * The sliding window of the rate, ms, on the breaker's clock: ten buckets of windowMs / 10, so a
+   * call is forgotten between 0.9 × and 1 × windowMs after it ended. Default 10 000. Requires
+   * `failureRateThreshold`.
+   */
+  windowMs?: number;
 }
 
-export type ResolvedBreakerOptions = Readonly<Required<Omit<BreakerOptions, 'hedgeAfterMs'>> & { hedgeAfterMs: number | undefined }>;
+type Optional = 'hedgeAfterMs' | 'handle' | 'failureRateThreshold';
+
+export type ResolvedBreakerOptions = Readonly<
+  Required<Omit<BreakerOptions, Optional>> & {
+    hedgeAfterMs: number | undefined;
+    handle: ((error: unknown) => boolean) | undefined;
+    failureRateThreshold: number | undefined;
+  }
+>;
 
 export const BREAKER_DEFAULTS: ResolvedBreakerOptions = Object.freeze({
   failureThreshold: 5,
@@ -75,6 +113,10 @@ export const BREAKER_DEFAULTS: ResolvedBreakerOptions = Object.freeze({
   minSamples: 20,
   latencyWindow: 512,
   essential: false,
+  handle: undefined,
+  failureRateThreshold: undefined,
+  minimumCalls: 10,
+  windowMs: 10_000,
 });
 
 const BREAKER_KEYS = Object.keys(BREAKER_DEFAULTS);
@@ -112,8 +154,21 @@ export function breakerOptions(options: BreakerOptions | undefined, at = 'breake
   if (o.essential !== undefined && typeof o.essential !== 'boolean') {
     throw new ConfigError(`${at}.essential`, `must be a boolean (got ${String(o.essential)})`);
   }
+  if (o.handle !== undefined && typeof o.handle !== 'function') {
+    throw new ConfigError(`${at}.handle`, `must be a function (error) => boolean (got ${show(o.handle)})`);
+  }
+  const failureRateThreshold = pick<number | undefined>('failureRateThreshold', (k, v) => positiveNumber(k, fraction(k, v, 0, 1, true)), undefined);
+  if (failureRateThreshold === undefined) {
+    // As in Resilience4j and Opossum, these shape a failure-rate rule; here that rule is off
+    // unless asked for, so alone they would silently do nothing.
+    for (const key of ['minimumCalls', 'windowMs'] as const) {
+      if (o[key] !== undefined) throw new ConfigError(`${at}.${key}`, 'applies only with failureRateThreshold (set it, e.g. 0.5)');
+    }
+  }
+  // Only a rate given: the rate alone decides (no consecutive count on top of it).
+  const countDefault = failureRateThreshold === undefined ? d.failureThreshold : Infinity;
   const resolved: ResolvedBreakerOptions = Object.freeze({
-    failureThreshold: pick('failureThreshold', positiveInteger, d.failureThreshold),
+    failureThreshold: pick('failureThreshold', (k, v) => positiveInteger(k, v, true), countDefault),
     resetTimeoutMs,
     maxResetTimeoutMs,
     resetBackoff,
@@ -126,6 +181,10 @@ export function breakerOptions(options: BreakerOptions | undefined, at = 'breake
     minSamples: pick('minSamples', positiveInteger, d.minSamples),
     latencyWindow: pick('latencyWindow', positiveInteger, d.latencyWindow),
     essential: o.essential ?? false,
+    handle: o.handle,
+    failureRateThreshold,
+    minimumCalls: pick('minimumCalls', positiveInteger, d.minimumCalls),
+    windowMs: pick('windowMs', positiveNumber, d.windowMs),
   });
   if (resolved.latencyWindow < 2) throw new ConfigError(`${at}.latencyWindow`, `must be at least 2 (got ${resolved.latencyWindow})`);
   resolvedSet.add(resolved);

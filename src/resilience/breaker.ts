@@ -9,14 +9,23 @@
  * SUCCESS resets the count) or the cached p95 crosses the hedging threshold (one LATENCY event).
  * Failures, probes and every non-closed decision go through the machine: they are rare.
  *
+ * `handle(error)` is asked here (`failed`), before anything is counted: an error it rejects is a
+ * call without a verdict (`release`). With `failureRateThreshold`, the Breaker keeps the rate
+ * window — ten time buckets of windowMs / 10 on its clock, O(1) per call: one clock read and two
+ * counter updates — and sends RATE only when the rate reaches the threshold (the machine opens);
+ * with the rate alone (no `failureThreshold`), failures send nothing else while closed. The
+ * window is emptied when the breaker opens and when `reset()` is called, so a breaker that
+ * closes again starts from a clean window.
+ *
  * Transitions are visible with XState's `inspect` option and through
  * `onTransition(from, to, breaker)`.
  */
 import { createActor, type InspectionEvent, type Observer } from 'xstate';
-import { type BreakerActor, type BreakerContext, breakerMachine, type BreakerSnapshot, fastAgain, tooSlow } from './breaker-machine.js';
+import { type BreakerActor, type BreakerContext, breakerMachine, type BreakerSnapshot, fastAgain, rateReached, tooSlow } from './breaker-machine.js';
 import { type BreakerOptions, type BreakerState, breakerOptions, type ResolvedBreakerOptions } from './breaker-options.js';
 import { LatencyHistogram } from './latency.js';
 import { type Clock, realClock } from '../util/clock.js';
+import { OverloadedError } from '../util/errors.js';
 
 export {
   type BreakerActor,
@@ -26,6 +35,7 @@ export {
   breakerMachine,
   type BreakerSnapshot,
   nominalResetMs,
+  rateReached,
 } from './breaker-machine.js';
 export { BREAKER_DEFAULTS, type BreakerOptions, breakerOptions, type BreakerState, type ResolvedBreakerOptions } from './breaker-options.js';
 
@@ -85,6 +95,12 @@ export class Breaker {
   /** Mirror of context.failures: a success must reset it in the machine when > 0. */
   private failures = 0;
   private readonly watchLatency: boolean;
+  /** `failureThreshold` is finite: failures while closed go to the machine as FAILURE. */
+  private readonly countRule: boolean;
+  /** The failure-rate window, with `failureRateThreshold` only. */
+  private readonly window: RateWindow | null;
+  private readonly handle: ((error: unknown) => boolean) | undefined;
+  private readonly clock: Clock;
 
   constructor(options?: BreakerOptions, deps: BreakerDeps = {}) {
     this.options = breakerOptions(options);
@@ -92,9 +108,13 @@ export class Breaker {
     this.onTransition = deps.onTransition ?? null;
     this.latency = deps.latency ?? new LatencyHistogram({ window: this.options.latencyWindow });
     this.watchLatency = this.options.hedgeAfterMs !== undefined;
+    this.countRule = this.options.failureThreshold !== Infinity;
+    this.window = this.options.failureRateThreshold === undefined ? null : new RateWindow(this.options.windowMs);
+    this.handle = this.options.handle;
+    this.clock = deps.clock ?? realClock;
     this.actor = createActor(breakerMachine, {
       input: { options: this.options, random: deps.random ?? Math.random },
-      clock: deps.clock ?? realClock,
+      clock: this.clock,
       ...(deps.inspect ? { inspect: deps.inspect } : {}),
     });
     this.actor.subscribe((snapshot) => this.sync(snapshot));
@@ -123,17 +143,44 @@ export class Breaker {
     if (this.passing && admission === Admission.pass) {
       if (this.failures !== 0) this.actor.send({ type: 'SUCCESS' });
       if (timed && this.watchLatency) this.checkLatency();
+      if (this.window !== null) this.recordCall(false); // enough calls may now make the rate count
       return;
     }
     if (admission === Admission.probe) this.actor.send({ type: 'SUCCESS', probe: true });
     // a pass admitted before the breaker left closed: its verdict is stale, ignored
   }
 
-  /** A call admitted with `admission` failed (an error or a timeout). */
-  failure(admission: Admission = Admission.pass): void {
-    if (this.passing ? admission === Admission.pass : admission === Admission.probe) {
-      this.actor.send({ type: 'FAILURE', probe: admission === Admission.probe });
+  /**
+   * A call admitted with `admission` failed with `error` (a TimeoutError for a timeout): a
+   * failure when `handle` counts it (or there is none), else released as a call without verdict.
+   * An OverloadedError never counts.
+   */
+  failed(error: unknown, admission: Admission = Admission.pass): void {
+    // A refusal as overloaded (admission control, a bulkhead downstream) says the target is
+    // busy, not broken: opening on it would turn a burst into an outage. Never counted.
+    if (error instanceof OverloadedError) this.release(admission);
+    else if (this.handle === undefined || this.counts(error)) this.failure(admission);
+    else this.release(admission);
+  }
+
+  /** Whether `handle` counts `error` against the breaker; a `handle` that throws counts it. */
+  counts(error: unknown): boolean {
+    const handle = this.handle;
+    if (handle === undefined) return true;
+    try {
+      return handle(error) !== false;
+    } catch {
+      return true; // a broken filter must not hide failures, nor break the caller
     }
+  }
+
+  /** A call admitted with `admission` failed, and counts (callers with an error use `failed`). */
+  failure(admission: Admission = Admission.pass): void {
+    if (this.passing) {
+      if (admission !== Admission.pass) return; // a probe's late verdict after the breaker closed
+      if (this.countRule) this.actor.send({ type: 'FAILURE' });
+      if (this.window !== null && this.passing) this.recordCall(true);
+    } else if (admission === Admission.probe) this.actor.send({ type: 'FAILURE', probe: true });
   }
 
   /** A call ended without a verdict (its caller gave up): frees a probe slot. */
@@ -146,9 +193,18 @@ export class Breaker {
     this.actor.send({ type: 'TRIP' });
   }
 
-  /** Closes the breaker now (operator override). */
+  /** Closes the breaker now and forgets the failures counted so far (operator override). */
   reset(): void {
     this.actor.send({ type: 'RESET' });
+    this.window?.clear();
+  }
+
+  /** Calls and failures in the failure-rate window now (zeros without `failureRateThreshold`). */
+  windowCounts(): { calls: number; failures: number } {
+    const window = this.window;
+    if (window === null) return { calls: 0, failures: 0 };
+    window.advance(this.clock.now());
+    return { calls: window.calls, failures: window.failures };
   }
 
   /** `timeoutMultiplier` × p95, clamped to [minMs, maxMs]; `initialMs` until `minSamples` samples. */
@@ -185,6 +241,15 @@ export class Breaker {
     }
   }
 
+  /** One more call ended while closed/hedging; RATE when the window's failure rate now opens. */
+  private recordCall(failed: boolean): void {
+    const window = this.window!;
+    window.record(this.clock.now(), failed);
+    if (rateReached(this.options, window.failures, window.calls)) {
+      this.actor.send({ type: 'RATE', failures: window.failures, calls: window.calls });
+    }
+  }
+
   private sync(snapshot: BreakerSnapshot): void {
     this.failures = snapshot.context.failures;
     const to = snapshot.value as BreakerState;
@@ -192,6 +257,8 @@ export class Breaker {
     if (to === from) return;
     this.state = to;
     this.passing = to === 'closed' || to === 'hedging';
+    // Opening forgets the window (nothing is recorded until the breaker closes again).
+    if (!this.passing) this.window?.clear();
     const listener = this.onTransition;
     if (listener !== null) {
       try {
@@ -209,4 +276,64 @@ export function autoTimeoutMs(latency: LatencyHistogram, multiplier: number, min
   if (latency.count < minSamples) return initialMs;
   const ms = Math.ceil(multiplier * latency.p95);
   return ms < minMs ? minMs : Math.min(ms, maxMs);
+}
+
+const WINDOW_BUCKETS = 10;
+
+/**
+ * Calls and failures that ended in the last windowMs: a ring of WINDOW_BUCKETS buckets of
+ * windowMs / WINDOW_BUCKETS each, with running totals. Moving to a new bucket empties the buckets
+ * that fell out of the window (at most WINDOW_BUCKETS of them), so recording a call is O(1).
+ */
+class RateWindow {
+  calls = 0;
+  failures = 0;
+  private readonly bucketCalls = new Float64Array(WINDOW_BUCKETS);
+  private readonly bucketFailures = new Float64Array(WINDOW_BUCKETS);
+  private readonly bucketMs: number;
+  /** Index of the current bucket, and its number on the clock (floor(now / bucketMs)). */
+  private head = 0;
+  private epoch = -Infinity;
+
+  constructor(windowMs: number) {
+    this.bucketMs = windowMs / WINDOW_BUCKETS;
+  }
+
+  record(now: number, failed: boolean): void {
+    this.advance(now);
+    this.bucketCalls[this.head]!++;
+    this.calls++;
+    if (failed) {
+      this.bucketFailures[this.head]!++;
+      this.failures++;
+    }
+  }
+
+  /** Moves the window to `now`; a clock that went back stays in the current bucket. */
+  advance(now: number): void {
+    const epoch = Math.floor(now / this.bucketMs);
+    let steps = epoch - this.epoch;
+    if (!(steps > 0)) return;
+    this.epoch = epoch;
+    if (steps >= WINDOW_BUCKETS) {
+      this.clear();
+      return;
+    }
+    const calls = this.bucketCalls;
+    const failures = this.bucketFailures;
+    while (steps-- > 0) {
+      const i = (this.head = this.head + 1 === WINDOW_BUCKETS ? 0 : this.head + 1);
+      this.calls -= calls[i]!;
+      this.failures -= failures[i]!;
+      calls[i] = 0;
+      failures[i] = 0;
+    }
+  }
+
+  clear(): void {
+    this.bucketCalls.fill(0);
+    this.bucketFailures.fill(0);
+    this.calls = 0;
+    this.failures = 0;
+  }
 }

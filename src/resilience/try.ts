@@ -100,7 +100,7 @@ export class Try<A extends unknown[], R> extends Attempt {
     this.settled = true;
     const host = this.host;
     if (this.list !== null) host.deadlines.remove(this);
-    if (host.breaker !== null) host.breaker.failure(this.admission);
+    if (host.breaker !== null) host.breaker.failed(error, this.admission); // counted unless its `handle` says no
     host.stats.failures++;
     if (this.attempts !== null) this.endHedging(null);
     this.reject(error);
@@ -130,11 +130,11 @@ export class Try<A extends unknown[], R> extends Attempt {
     this.settled = true;
     const host = this.host;
     host.latency.record(this.timeoutMs); // censored sample: the target took at least this long
-    if (host.breaker !== null) host.breaker.failure(this.admission);
-    host.stats.failures++;
-    host.stats.timeouts++;
     const error = new TimeoutError(host.name, this.timeoutMs);
     error.message = `${host.name} timed out after ${this.timeoutMs} ms`;
+    if (host.breaker !== null) host.breaker.failed(error, this.admission);
+    host.stats.failures++;
+    host.stats.timeouts++;
     if (this.attempts !== null) {
       this.cancelTrigger();
       for (const attempt of this.attempts) attempt.abort(error);

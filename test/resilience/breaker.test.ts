@@ -1,8 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, type InspectionEvent } from 'xstate';
+import { defineActor } from '../../src/index.js';
 import { Admission, Breaker, type BreakerOptions, type BreakerState, breakerMachine, breakerOptions, nominalResetMs } from '../../src/resilience/breaker.js';
+import { resilient } from '../../src/resilience/resilient.js';
 import { SimulatedClock } from '../../src/util/clock.js';
-import { ConfigError } from '../../src/util/errors.js';
+import { CircuitOpenError, ConfigError, OverloadedError, TimeoutError } from '../../src/util/errors.js';
+import { startSystem } from '../helpers.js';
+
+/** A 400-style error: the caller's fault, says nothing about the target's health. */
+class BadRequest extends Error {
+  readonly status = 400;
+}
+const countsUnlessBadRequest = (error: unknown) => !(error instanceof BadRequest);
+
+/** countsUnlessBadRequest, recording every error it is asked about in `seen`. */
+function recordingHandle(seen: unknown[]) {
+  return (error: unknown) => {
+    seen.push(error);
+    return countsUnlessBadRequest(error);
+  };
+}
 
 /** The machine alone, on a simulated clock, with every snapshot value recorded via inspection. */
 function machine(options: BreakerOptions = {}, random = () => 0) {
@@ -158,6 +175,18 @@ describe('breakerMachine', () => {
     m.send('PROBE');
     m.send('PROBE');
     expect(m.context().probes).toBe(1);
+  });
+
+  it('RATE opens closed or hedging only when the reported window reaches the rate over minimumCalls', () => {
+    const m = machine({ failureRateThreshold: 0.5, minimumCalls: 4 });
+    m.actor.send({ type: 'RATE', failures: 3, calls: 3 }); // too few calls
+    m.actor.send({ type: 'RATE', failures: 1, calls: 4 }); // 25 %
+    expect(m.state()).toBe('closed');
+    m.actor.send({ type: 'RATE', failures: 2, calls: 4 });
+    expect(m.state()).toBe('open');
+    const countOnly = machine(); // no failureRateThreshold: RATE means nothing
+    countOnly.actor.send({ type: 'RATE', failures: 10, calls: 10 });
+    expect(countOnly.state()).toBe('closed');
   });
 
   it('TRIP and RESET override', () => {
@@ -342,6 +371,185 @@ describe('Breaker', () => {
   });
 });
 
+describe('Breaker: handle(error) says which failures count', () => {
+  it('does not count errors that handle() rejects', () => {
+    const { b, events } = breaker({ failureThreshold: 1, handle: countsUnlessBadRequest });
+    for (let i = 0; i < 5; i++) b.failed(new BadRequest('no such order'));
+    expect(b.state).toBe('closed');
+    expect(events).toEqual([]); // a rejected error is not even an event
+    b.failed(new Error('503'));
+    expect(b.state).toBe('open');
+    b.stop();
+  });
+
+  it('a probe failing with a rejected error frees its slot and decides nothing', () => {
+    const { b, clock } = breaker({ failureThreshold: 1, resetTimeoutMs: 10, handle: countsUnlessBadRequest });
+    b.failed(new Error('503'));
+    clock.advance(10);
+    const probe = b.acquire();
+    b.failed(new BadRequest(), probe);
+    expect(b.state).toBe('halfOpen');
+    expect(b.acquire()).toBe(Admission.probe);
+    b.stop();
+  });
+
+  it('a handle that throws counts the failure, and never reaches the caller', () => {
+    const { b } = breaker({
+      failureThreshold: 1,
+      handle: () => {
+        throw new Error('broken filter');
+      },
+    });
+    expect(() => b.failed(new BadRequest())).not.toThrow();
+    expect(b.state).toBe('open');
+    b.stop();
+  });
+
+  it("resilient(): handle sees fn's error, and a timeout as a TimeoutError", async () => {
+    const clock = new SimulatedClock();
+    const seen: unknown[] = [];
+    let next: 'bad' | 'hang' = 'bad';
+    const call = resilient(() => (next === 'bad' ? Promise.reject(new BadRequest()) : new Promise(() => {})), {
+      clock,
+      timeoutMs: 100,
+      breaker: { failureThreshold: 1, handle: recordingHandle(seen) },
+    });
+    for (let i = 0; i < 3; i++) await expect(call()).rejects.toBeInstanceOf(BadRequest);
+    expect(call.breaker!.state).toBe('closed');
+    next = 'hang';
+    const timedOut = call().catch((e: unknown) => e);
+    clock.advance(100);
+    expect(await timedOut).toBeInstanceOf(TimeoutError);
+    expect(seen.map((e) => (e as Error).constructor.name)).toEqual(['BadRequest', 'BadRequest', 'BadRequest', 'TimeoutError']);
+    expect(call.breaker!.state).toBe('open');
+    await expect(call()).rejects.toBeInstanceOf(CircuitOpenError);
+    call.stop();
+  });
+
+  it('an ask whose handler throws a 400-style error does not open the actor breaker when handle says so', async () => {
+    const system = await startSystem();
+    const seen: unknown[] = [];
+    const Orders = defineActor<null, { status: number }>({
+      receive(_state, msg, ctx) {
+        if (msg.status === 400) throw new BadRequest('bad order');
+        if (msg.status === 500) throw new Error('database down');
+        ctx.reply('placed');
+      },
+    });
+    const orders = system.spawn(Orders, { name: 'orders', breaker: { failureThreshold: 1, handle: recordingHandle(seen) } });
+    const state = () => system.tree().find((n) => n.name === 'orders')!.breaker;
+    for (let i = 0; i < 2; i++) await expect(orders.ask({ status: 400 })).rejects.toMatchObject({ crashed: true });
+    expect(seen).toHaveLength(2);
+    expect(seen.every((e) => e instanceof BadRequest)).toBe(true); // what the handler threw, not the wrapper
+    expect(state()).toBe('closed');
+    expect(await orders.ask({ status: 200 })).toBe('placed');
+    await expect(orders.ask({ status: 500 })).rejects.toMatchObject({ crashed: true });
+    expect(state()).toBe('open');
+  });
+});
+
+describe('Breaker: failureRateThreshold over a sliding window', () => {
+  it('opens on a failure rate over the window once minimumCalls ended', () => {
+    const { b, events, transitions } = breaker({ failureRateThreshold: 0.5, minimumCalls: 10, windowMs: 1000 });
+    for (let i = 0; i < 9; i++) b.failure(); // 9 in a row: no count rule when only the rate is set
+    expect(b.state).toBe('closed');
+    b.success(1); // the 10th call: 9 / 10 failed
+    expect(b.state).toBe('open');
+    expect(transitions).toEqual(['closed->open']);
+    expect(events).toEqual(['RATE']); // the machine is told once, when the rate is reached
+    b.stop();
+  });
+
+  it('stays closed below the rate', () => {
+    const { b } = breaker({ failureRateThreshold: 0.5, minimumCalls: 10 });
+    for (let i = 0; i < 100; i++) i % 3 === 0 ? b.failure() : b.success(1); // a third fail
+    expect(b.state).toBe('closed');
+    expect(b.windowCounts()).toEqual({ calls: 100, failures: 34 });
+    b.stop();
+  });
+
+  it('forgets failures older than windowMs', () => {
+    const { b, clock } = breaker({ failureRateThreshold: 0.5, minimumCalls: 4, windowMs: 1000 });
+    for (let i = 0; i < 3; i++) b.failure();
+    clock.advance(999);
+    expect(b.windowCounts()).toEqual({ calls: 3, failures: 3 });
+    clock.advance(1);
+    expect(b.windowCounts()).toEqual({ calls: 0, failures: 0 });
+    b.failure();
+    for (let i = 0; i < 3; i++) b.success(1);
+    expect(b.state).toBe('closed'); // 1 of 4, not 4 of 7
+    b.stop();
+  });
+
+  it('slides bucket by bucket (windowMs / 10), with O(1) work per call', () => {
+    const { b, clock } = breaker({ failureRateThreshold: 1, minimumCalls: 1000, windowMs: 1000 });
+    const counts: number[] = [];
+    for (let t = 0; t < 2000; t += 100) {
+      b.success(1);
+      counts.push(b.windowCounts().calls);
+      clock.advance(100);
+    }
+    expect(counts).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10]);
+    b.stop();
+  });
+
+  it('with failureThreshold as well, whichever rule trips first', () => {
+    const { b } = breaker({ failureRateThreshold: 0.5, minimumCalls: 100, failureThreshold: 3 });
+    b.failure();
+    b.failure();
+    b.failure();
+    expect(b.state).toBe('open');
+    b.stop();
+  });
+
+  it('counts failures while hedging, as while closed', () => {
+    const { b } = breaker({ failureRateThreshold: 0.5, minimumCalls: 4, hedgeAfterMs: 50, minSamples: 2 });
+    b.success(100);
+    b.success(100);
+    expect(b.state).toBe('hedging');
+    b.failure();
+    b.failure();
+    expect(b.state).toBe('open');
+    b.stop();
+  });
+
+  it('starts from an empty window when it closes again', () => {
+    const { b, clock } = breaker({ failureRateThreshold: 0.5, minimumCalls: 4, resetTimeoutMs: 100 });
+    for (let i = 0; i < 4; i++) b.failure();
+    expect(b.state).toBe('open');
+    clock.advance(100);
+    b.success(1, b.acquire());
+    expect(b.state).toBe('closed');
+    expect(b.windowCounts()).toEqual({ calls: 0, failures: 0 });
+    b.failure();
+    b.success(1);
+    b.failure();
+    expect(b.state).toBe('closed'); // 2 of 3: fewer than minimumCalls since it closed
+    b.reset(); // an operator reset forgets them too
+    expect(b.windowCounts()).toEqual({ calls: 0, failures: 0 });
+    b.stop();
+  });
+
+  it('ignores rejected errors: they are not calls of the window', () => {
+    const { b } = breaker({ failureRateThreshold: 0.5, minimumCalls: 4, handle: countsUnlessBadRequest });
+    for (let i = 0; i < 10; i++) b.failed(new BadRequest());
+    b.success(1);
+    expect(b.windowCounts()).toEqual({ calls: 1, failures: 0 });
+    expect(b.state).toBe('closed');
+    b.stop();
+  });
+
+  it('closed hot path: successes send nothing to the machine', () => {
+    const { b, events } = breaker({ failureRateThreshold: 0.5 });
+    for (let i = 0; i < 1000; i++) {
+      expect(b.acquire()).toBe(Admission.pass);
+      b.success(1);
+    }
+    expect(events).toEqual([]);
+    b.stop();
+  });
+});
+
 describe('breakerOptions', () => {
   it('fills defaults and caches per object', () => {
     const opts = { failureThreshold: 2 };
@@ -351,6 +559,19 @@ describe('breakerOptions', () => {
     expect(breakerOptions(resolved)).toBe(resolved);
     expect(Object.isFrozen(resolved)).toBe(true);
     expect(nominalResetMs(resolved, 10)).toBe(1000); // probes at least once a second, however long the fault
+    expect(resolved).toMatchObject({ handle: undefined, failureRateThreshold: undefined, minimumCalls: 10, windowMs: 10_000 });
+  });
+
+  it('a failure rate alone turns the consecutive count off; with failureThreshold both apply', () => {
+    expect(breakerOptions({ failureRateThreshold: 0.5 })).toMatchObject({ failureRateThreshold: 0.5, failureThreshold: Infinity, minimumCalls: 10, windowMs: 10_000 });
+    expect(breakerOptions({ failureRateThreshold: 1, failureThreshold: 3, minimumCalls: 20, windowMs: 60_000 })).toMatchObject({
+      failureRateThreshold: 1,
+      failureThreshold: 3,
+      minimumCalls: 20,
+      windowMs: 60_000,
+    });
+    const handle = () => true;
+    expect(breakerOptions({ handle }).handle).toBe(handle);
   });
 
   it.each([
@@ -367,6 +588,17 @@ describe('breakerOptions', () => {
     [{ hedgeExitRatio: 0 }, 'breaker.hedgeExitRatio'],
     [{ essential: 'yes' }, 'breaker.essential'],
     [{ failureTreshold: 3 }, 'breaker.failureTreshold'],
+    [{ handle: true }, 'breaker.handle'],
+    [{ failureRateThreshold: 0 }, 'breaker.failureRateThreshold'],
+    [{ failureRateThreshold: 1.5 }, 'breaker.failureRateThreshold'],
+    [{ failureRateThreshold: Number.NaN }, 'breaker.failureRateThreshold'],
+    [{ failureRateThreshold: '50%' }, 'breaker.failureRateThreshold'],
+    [{ failureRateThreshold: 0.5, minimumCalls: 0 }, 'breaker.minimumCalls'],
+    [{ failureRateThreshold: 0.5, minimumCalls: 2.5 }, 'breaker.minimumCalls'],
+    [{ failureRateThreshold: 0.5, windowMs: 0 }, 'breaker.windowMs'],
+    [{ failureRateThreshold: 0.5, windowMs: Infinity }, 'breaker.windowMs'],
+    [{ minimumCalls: 20 }, 'breaker.minimumCalls'], // means nothing without failureRateThreshold
+    [{ windowMs: 5000 }, 'breaker.windowMs'],
   ])('rejects %o naming %s', (options, option) => {
     let error: unknown;
     try {
@@ -380,5 +612,15 @@ describe('breakerOptions', () => {
 
   it('names the option under the given prefix', () => {
     expect(() => breakerOptions({ failureThreshold: 0 }, 'spawn.breaker')).toThrow(/spawn\.breaker\.failureThreshold/);
+  });
+});
+
+describe('overload is not failure', () => {
+  it('never counts an OverloadedError against the breaker, whatever handle says', () => {
+    const breaker = new Breaker({ failureThreshold: 1 }, { clock: new SimulatedClock() });
+    for (let i = 0; i < 10; i++) breaker.failed(new OverloadedError('/gw', 'busy'), breaker.acquire());
+    expect(breaker.state).toBe('closed');
+    breaker.failed(new Error('down'), breaker.acquire());
+    expect(breaker.state).toBe('open');
   });
 });
