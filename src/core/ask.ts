@@ -16,6 +16,9 @@ export interface AskParty {
   deferred: Set<PendingAsk> | null;
   /** The system mode holds this actor back now (parked, or deferring low priorities). */
   readonly heldBack: boolean;
+  /** A deferred ask of its timing out counts against it even while asks made for it were
+   *  pending downstream (a pool with its own breaker counts the pool's outcomes as one). */
+  readonly answersForForwarded: boolean;
 }
 
 /**
@@ -43,6 +46,8 @@ export class PendingAsk extends DeadlineEntry {
   admission: Admission = 0;
   /** The resilient() attempt this ask serves: told when a handler takes it (see ServiceObserver). */
   observer: ServiceObserver | null = null;
+  /** The target is essential: a crash or timeout answers from this fallback (with the message). */
+  essential: { fallback: unknown; message: unknown } | null = null;
 
   constructor(
     readonly deadlines: DeadlineQueue<PendingAsk>,
@@ -94,6 +99,26 @@ export class PendingAsk extends DeadlineEntry {
     }
   }
 
+  /**
+   * Its handler is told to stop (the actor is stopping or restarting): its signal aborts, so I/O
+   * that honours it ends now rather than holding the stop for its whole budget. The ask itself
+   * is not ended here; the stop ends it if the handler does not.
+   */
+  interrupt(reason: unknown): void {
+    if (!this.settled && this.controller !== null && !this.controller.signal.aborted) this.controller.abort(reason);
+  }
+
+  /**
+   * Did its handler fail only because its signal aborted (the caller left, the deadline passed,
+   * a hedge lost, the actor is stopping)? Then the failure is no crash: nobody is waiting and
+   * the handler did as asked — it stopped. The abort reason itself, or an AbortError.
+   */
+  abortedBy(error: unknown): boolean {
+    const controller = this.controller;
+    if (controller === null || !controller.signal.aborted) return false;
+    return error === controller.signal.reason || (error instanceof Error && error.name === 'AbortError');
+  }
+
   /** Its deadline passed (the queue unlinked it). */
   expire(timeoutMs: number): void {
     this.end(new TimeoutError(this.path, timeoutMs), true);
@@ -122,18 +147,46 @@ export class PendingAsk extends DeadlineEntry {
   private end(error: unknown, timedOut: boolean): boolean {
     if (this.settled) return false;
     const breaker = this.breaker;
+    const counts = countsAgainstTarget(error);
     if (breaker !== null) {
       // The target timing out, crashing or drowning counts against it; a missing reply or a
       // shutdown says nothing about its health, nor does a timeout while the system mode held
-      // the target back (else the mode would open the breakers that keep it raised). On top of
-      // that, the breaker's `handle` sees what the target did: for a crash, what its handler threw.
-      if (countsAgainstTarget(error) && !(timedOut && this.to.heldBack)) {
+      // the target back (else the mode would open the breakers that keep it raised), nor one of
+      // an ask it deferred while asks made for it were still pending (a forwarder: the wait was
+      // downstream, where it counts). On top of that, the breaker's `handle` sees what the
+      // target did: for a crash, what its handler threw.
+      if (counts && !(timedOut && (this.to.heldBack || this.waitedDownstream()))) {
         breaker.failed(error instanceof ActorStoppedError ? error.cause : error, this.admission);
       } else breaker.release(this.admission);
     }
+    // An essential actor never fails its caller outright: its fallback answers instead.
+    if (counts && this.essential !== null && this.answerFromFallback()) return true;
     this.finish();
     this.cancel(error, timedOut);
     this.reject(error);
+    return true;
+  }
+
+  /** It was deferred and asks made for it are still pending: its forwarder did its part. */
+  private waitedDownstream(): boolean {
+    if (this.deferredBy === null || this.to.answersForForwarded) return false;
+    const dependents = this.dependents;
+    if (dependents !== null) for (const dependent of dependents) if (!dependent.settled) return true;
+    return false;
+  }
+
+  /** Resolves with the essential target's fallback; false (the ask fails) if the fallback throws. */
+  private answerFromFallback(): boolean {
+    const { fallback, message } = this.essential!;
+    let value: unknown;
+    try {
+      value = typeof fallback === 'function' ? fallback(message) : fallback;
+    } catch {
+      return false;
+    }
+    this.finish();
+    this.cancel(new ActorStoppedError(this.path, 'answered from the fallback'), false);
+    this.resolve(value);
     return true;
   }
 

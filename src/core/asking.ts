@@ -96,8 +96,9 @@ export class Asks {
       if (cycle !== null) throw new DeadlockError(target.path, cycle);
     }
     // Admission control: an ask that would wait in the queue past its deadline is refused now,
-    // not timed out later (queueing is not failure; the caller can degrade at once).
-    if (target.size !== 0 && target.wouldMissDeadline(priority, timeoutMs)) {
+    // not timed out later (queueing is not failure; the caller can degrade at once). Priority 0
+    // is for work that must be done (booking a fill already executed): never refused here.
+    if (target.size !== 0 && priority !== 0 && target.wouldMissDeadline(priority, timeoutMs)) {
       this.host.refused(target);
       throw new OverloadedError(target.path, `${target.size} messages queued would outlast the ask's ${Math.round(timeoutMs)} ms deadline`);
     }
@@ -116,6 +117,7 @@ export class Asks {
     const ask = new PendingAsk(this.deadlines, target.path, from, target);
     ask.breaker = breaker;
     ask.admission = admission;
+    if (target.spec.essential && target.spec.fallback !== undefined) ask.essential = { fallback: target.spec.fallback, message };
     this.deadlines.add(ask, timeoutMs);
     if (holding) (ask.waitList = from!.waitingOn ??= []).push(ask);
     if (cause !== null && !cause.settled) {

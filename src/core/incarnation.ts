@@ -183,15 +183,24 @@ export abstract class Incarnation extends RunLoop {
     if (this.children !== null) for (const child of this.children.values()) child.settleStart(false);
     // Never run terminate (or the children's) in the stack of whoever asked for the stop.
     await null;
-    if (this.busy && !(await budget.race(this.idle()))) this.kill();
+    if (this.busy) {
+      // OTP's exit signal: the handler in flight is told to stop (its ctx.signal aborts), so a
+      // stalled call that honours it ends now instead of holding the stop for the whole budget.
+      const why = reason === 'normal' || reason === 'shutdown' ? 'is stopping' : 'is restarting';
+      (this.currentAsk ?? this.lifecycle?.handling)?.interrupt(new ActorStoppedError(this.path, `actor ${this.path} ${why}`));
+      if (!(await budget.race(this.idle()))) this.kill();
+    }
     const children = this.children;
     if (children !== null && children.size > 0) {
       for (const child of [...children.values()].reverse()) {
         await (forRestart ? child.hold(budget.deadline) : child.requestStop('shutdown', budget.deadline));
       }
     }
-    // Replies deferred by this incarnation will not come (OTP: the caller sees the server die).
-    this.failDeferred(`actor ${this.path} ${reason === 'normal' || reason === 'shutdown' ? 'stopped' : 'crashed'} before replying`);
+    // A reply this incarnation deferred belongs to its ask, not to the incarnation: across a
+    // restart it may still come (the work for it goes on: failing the caller now would make that
+    // work an orphan), else the ask ends by its deadline. A final stop fails them (OTP: the
+    // caller sees the server die).
+    if (!forRestart) this.failDeferred(`actor ${this.path} ${reason === 'normal' || reason === 'shutdown' ? 'stopped' : 'crashed'} before replying`);
     await this.terminate(reason, budget);
     budget.dispose();
   }

@@ -138,6 +138,11 @@ export abstract class RunLoop extends Mailbox implements Runnable, AskParty {
     return this.system.maxLane < LAST_LANE && !this.unrestricted;
   }
 
+  /** A pool (the runtime's forwarder): its own breaker, when it has one, counts its asks' outcomes. */
+  get answersForForwarded(): boolean {
+    return RUNTIME_BEHAVIORS.has(this.behavior);
+  }
+
   /** Runs whatever the mode: an essential actor, or the runtime's own (supervisors, pools). */
   get unrestricted(): boolean {
     return this.spec.essential || RUNTIME_BEHAVIORS.has(this.behavior);
@@ -372,11 +377,28 @@ export abstract class RunLoop extends Mailbox implements Runnable, AskParty {
             : this.tracked(behavior.receiveBatch as never, this.state, [message]);
       }
     } catch (error) {
+      if (ask.abortedBy(error)) {
+        this.endAborted(ask);
+        this.afterHandler();
+        return;
+      }
       this.endRun();
       this.crash(error, message, ask, 'receive');
       return;
     }
     this.settle(result, message, ask, 'receive');
+  }
+
+  /**
+   * The handler of `ask` failed only because the ask's signal aborted — its caller left, its
+   * deadline passed, a hedge lost, or this actor is stopping (see PendingAsk.abortedBy). That is
+   * the handler doing as told, not a crash: no restart, no dead letter; the ask ends if it has
+   * not (then with ActorStoppedError: the actor was stopping).
+   */
+  private endAborted(ask: PendingAsk): void {
+    if (this.currentAsk === ask) this.currentAsk = null;
+    if (!ask.settled) ask.fail(new ActorStoppedError(this.path, `actor ${this.path} stopped before replying`));
+    this.finishHandler(ask);
   }
 
   protected handleEvent(event: ActorEvent): void {
@@ -461,6 +483,13 @@ export abstract class RunLoop extends Mailbox implements Runnable, AskParty {
       (error) => {
         if (epoch !== this.epoch) return;
         this.busy = false;
+        if (ask?.abortedBy(error)) {
+          this.endAborted(ask);
+          if (this.status === Status.Running) {
+            if (!this.afterHandler()) this.resume();
+          } else this.notifyIdle();
+          return;
+        }
         this.endRun();
         this.crash(error, message, ask ?? (where === 'onEvent' ? EVENT : undefined), where);
       },

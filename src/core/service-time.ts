@@ -17,6 +17,8 @@
 const SYNC_SAMPLE = 8;
 /** Weight of a new sample in the mean. */
 const ALPHA = 0.25;
+/** A sample counts for at most this many times the mean. */
+const OUTLIER = 4;
 
 export class ServiceTime {
   /** Mean time the mailbox is held per ask, ms; 0 until the first sample. */
@@ -32,7 +34,15 @@ export class ServiceTime {
 
   record(ms: number): void {
     this.startedAt = -1;
-    this.ms = this.ms === 0 ? ms : this.ms + ALPHA * (ms - this.ms);
+    const mean = this.ms;
+    if (mean === 0) this.ms = ms;
+    else {
+      // One stalled handler must not make the actor refuse everything for a while: a sample
+      // counts for at most OUTLIER × the mean. A real slowdown still shows within a few asks
+      // (the mean can grow by 75 % per sample).
+      const sample = Math.min(ms, OUTLIER * mean);
+      this.ms = mean + ALPHA * (sample - mean);
+    }
   }
 
   /**

@@ -291,10 +291,48 @@ describe('the breaker of an asked actor', () => {
     const clock = new SimulatedClock();
     const system = await startSystem({ clock });
     const ref = system.spawn(Flaky, { essential: true, breaker: { failureThreshold: 1, fallback: (msg: unknown) => `cached answer to ${String(msg)}` } });
+    // It never fails its caller outright: a timeout is answered from the fallback too …
     const failed = ref.ask('fail', { timeoutMs: 50 }).catch((e: unknown) => e);
     clock.advance(50);
-    expect(await failed).toBeInstanceOf(TimeoutError);
+    expect(await failed).toBe('cached answer to fail');
+    // … and counted: the breaker is open, later asks are answered at once without reaching it.
+    expect(system.tree()[0]!.breaker).toBe('open');
     expect(await ref.ask('ok')).toBe('cached answer to ok');
+  });
+
+  it('answers from the fallback when an essential actor crashes handling the ask, and restarts it', async () => {
+    const system = await startSystem();
+    const ref = system.spawn(
+      defineActor<null, string>({
+        receive(_s, m, ctx) {
+          if (m === 'crash') throw new Error('boom');
+          ctx.reply(`fresh ${m}`);
+        },
+      }),
+      { essential: true, breaker: { fallback: (msg: unknown) => `cached ${String(msg)}` } },
+    );
+    expect(await ref.ask('crash')).toBe('cached crash');
+    expect(await ref.ask('x')).toBe('fresh x');
+    expect(system.tree()[0]!.restarts).toBe(1);
+  });
+
+  it("does not blame a forwarder for a timeout that happened downstream: the slow target's breaker counts it", async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock, modes: false });
+    const slow = system.spawn(Deferring, { name: 'slow', breaker: { failureThreshold: 2 } });
+    const Forwarder = defineActor<null, unknown>({
+      receive(_s, m, ctx) {
+        const reply = ctx.deferReply();
+        ctx.ask(slow, m).then(reply, reply.fail);
+      },
+    });
+    const ingress = system.spawn(Forwarder, { name: 'ingress', breaker: { failureThreshold: 2 } });
+    const asks = [1, 2, 3].map((i) => ingress.ask(i, { timeoutMs: 50 }).catch((e: unknown) => e));
+    await nextTurn();
+    clock.advance(50);
+    expect((await Promise.all(asks)).every((e) => e instanceof TimeoutError)).toBe(true);
+    const breakers = Object.fromEntries(system.tree().map((n) => [n.name, n.breaker]));
+    expect(breakers).toEqual({ slow: 'open', ingress: 'closed' });
   });
 
   it('does not count a caller giving up against the target', async () => {
@@ -375,22 +413,36 @@ describe("asks across an actor's life", () => {
     expect(system.tree()[0]).toMatchObject({ status: 'running', restarts: 0 });
   });
 
-  it('fails the replies an incarnation deferred when it ends in a crash', async () => {
-    const system = await startSystem();
+  it('keeps the replies an incarnation deferred across a crash and restart: the work for them still answers', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
     const ref = system.spawn(
       defineActor<null, string>({
         receive(_s, m, ctx) {
-          if (m === 'defer') ctx.deferReply();
-          else throw new Error('boom');
+          if (m === 'boom') throw new Error('boom');
+          const reply = ctx.deferReply();
+          clock.setTimeout(() => reply(`done ${m}`), 100); // work in flight, outside the handler
         },
       }),
     );
-    const pending = ref.ask('defer', { timeoutMs: 60_000 }).catch((e: unknown) => e);
+    const pending = ref.ask('order', { timeoutMs: 1000 });
     await nextTurn();
     ref.tell('boom');
+    await nextTurn();
+    expect(system.tree()[0]!.restarts).toBe(1);
+    clock.advance(100);
+    expect(await pending).toBe('done order'); // not an orphan: its caller hears of the work done
+  });
+
+  it('fails the replies an incarnation deferred when the actor stops for good', async () => {
+    const system = await startSystem();
+    const ref = system.spawn(defineActor<null, string>({ receive: (_s, _m, ctx) => void ctx.deferReply() }));
+    const pending = ref.ask('defer', { timeoutMs: 60_000 }).catch((e: unknown) => e);
+    await nextTurn();
+    await system.stop(ref);
     const error = await pending;
     expect(error).toBeInstanceOf(ActorStoppedError);
-    expect((error as Error).message).toMatch(/crashed before replying/);
+    expect((error as Error).message).toMatch(/stopped before replying/);
   });
 });
 

@@ -336,3 +336,28 @@ describe('restarts racing with exits (review)', () => {
     expect(await a.ask('ping')).toBe('pong');
   });
 });
+
+describe('stopping a busy actor', () => {
+  it("aborts the handler's ctx.signal at once, so a call that honours it ends the stop early", async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock });
+    const seen: string[] = [];
+    const Stalled = defineActor<null, string>({
+      receive: (_s, _m, ctx) =>
+        new Promise<void>((_resolve, reject) => {
+          ctx.signal!.addEventListener('abort', () => {
+            seen.push(String((ctx.signal!.reason as Error).message));
+            reject(ctx.signal!.reason);
+          });
+        }),
+    });
+    const ref = system.spawn(Stalled, { shutdownMs: 5000 });
+    const answer = ref.ask('x', { timeoutMs: 60_000 }).catch((e: unknown) => e);
+    await settle();
+    const stopped = system.stop(ref);
+    await settle();
+    await stopped; // without the abort it would take the whole 5 s budget (and the clock never moves here)
+    expect(seen).toEqual(['actor /$1 is stopping']);
+    expect(await answer).toMatchObject({ code: 'ACTOR_STOPPED' });
+  });
+});

@@ -33,6 +33,15 @@ describe('ServiceTime', () => {
     expect(service.ms).toBeLessThan(12);
   });
 
+  it('lets one stalled handler count for at most four times the mean', () => {
+    const service = new ServiceTime();
+    service.record(10);
+    service.record(3000); // a stall
+    expect(service.ms).toBe(17.5); // 10 + 0.25 × (40 − 10)
+    for (let i = 0; i < 8; i++) service.record(2000); // a real slowdown still shows within a few asks
+    expect(service.ms).toBeGreaterThan(500);
+  });
+
   it('says an ask misses its deadline when the queue ahead and its own handling outlast it', () => {
     const service = new ServiceTime();
     service.record(100);
@@ -88,6 +97,21 @@ describe('admission control of asks', () => {
     const lows = await Promise.all(low);
     expect(lows.slice(0, 3)).toEqual(['low 0', 'low 1', 'low 2']);
     expect(isGenesisError(lows[3], 'TIMEOUT')).toBe(true);
+  });
+
+  it('never refuses priority 0: work that must be done waits its turn', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock, modes: false });
+    const echo = system.spawn(slowEcho(clock, 100));
+    const first = echo.ask('learn');
+    await advance(clock, 110);
+    await first;
+    const asks = Array.from({ length: 8 }, (_, i) => echo.ask(i, { timeoutMs: 450, priority: 0 }).catch((e: unknown) => e));
+    await nextTurn();
+    await advance(clock, 500);
+    const results = await Promise.all(asks);
+    expect(results.filter((r) => r instanceof OverloadedError)).toHaveLength(0);
+    expect(results.slice(0, 4)).toEqual([0, 1, 2, 3]);
   });
 
   it('does not refuse before it knows the service time, nor a synchronous actor that keeps up', async () => {
