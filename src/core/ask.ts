@@ -5,7 +5,7 @@
  */
 import type { ServiceObserver } from '../resilience/attempt.js';
 import type { Admission, Breaker } from '../resilience/breaker.js';
-import { ActorStoppedError, MailboxFullError, TimeoutError } from '../util/errors.js';
+import { ActorStoppedError, GenesisError, MailboxFullError, TimeoutError } from '../util/errors.js';
 import { DeadlineEntry, type DeadlineQueue } from '../util/deadline-queue.js';
 
 /** The bookkeeping an actor keeps about asks: what it waits on, which replies it deferred. */
@@ -147,7 +147,7 @@ export class PendingAsk extends DeadlineEntry {
   private end(error: unknown, timedOut: boolean): boolean {
     if (this.settled) return false;
     const breaker = this.breaker;
-    const counts = countsAgainstTarget(error);
+    const counts = countsAgainst(error, this.path, this.to.answersForForwarded);
     if (breaker !== null) {
       // The target timing out, crashing or drowning counts against it; a missing reply or a
       // shutdown says nothing about its health, nor does a timeout while the system mode held
@@ -228,7 +228,15 @@ const NOT_FAILED: unique symbol = Symbol('genesis.notFailed');
 const LATENCY_SAMPLE = 4; // a power of two
 let latencySample = 0;
 
-/** Every crash of the target counts (whatever it threw), as do its timeouts and a full mailbox. */
-function countsAgainstTarget(error: unknown): boolean {
+/**
+ * Does `error`, ending an ask to the actor at `path`, count against it? Its own failures do:
+ * every crash (whatever it threw), its timeouts, its full mailbox — and any error it answered
+ * with through a deferred reply that is not the runtime's (its I/O failing, say). A runtime
+ * error naming another actor is a downstream failure it relayed (it did its part), unless the
+ * target answers for what it forwards (a pool's own breaker). An overload refusal never counts.
+ */
+function countsAgainst(error: unknown, path: string, answersForForwarded: boolean): boolean {
+  if (!(error instanceof GenesisError)) return true;
+  if ((error as { path?: unknown }).path !== path && !answersForForwarded) return false;
   return error instanceof TimeoutError || error instanceof MailboxFullError || (error instanceof ActorStoppedError && error.crashed);
 }

@@ -1,8 +1,11 @@
 /**
  * ActorContext: the `ctx` of one incarnation of an actor. It forwards to the actor's cell while
- * that incarnation lives. A handler that outlives its incarnation — killed after `shutdownMs`,
- * then resuming anyway — keeps its old ctx, which then does nothing harmful: no reply to the next
- * incarnation's ask, no spawn, no stop, no snapshot. One object per incarnation, not per message.
+ * that incarnation lives. Work that outlives its incarnation — a handler killed after
+ * `shutdownMs` resuming anyway, or the work for a deferred reply going on across a restart —
+ * keeps its old ctx, which then does nothing to the actor: no reply to the next incarnation's
+ * ask, no spawn, no stop, no subscription, no snapshot. It may still ask and publish while the
+ * actor lives, as anyone outside may (so a deferred reply's work can finish: see incarnation.ts).
+ * One object per incarnation, not per message.
  */
 import type { Logger } from 'pino';
 import { ActorStoppedError } from '../util/errors.js';
@@ -17,6 +20,8 @@ export interface ContextHost extends Omit<Context, 'mode' | 'ask' | 'signal' | '
   readonly askSignal: AbortSignal | undefined;
   readonly askDeadline: number | undefined;
   readonly mode: string;
+  /** Not stopping nor stopped for good. */
+  readonly isActive: boolean;
   ask<R = unknown, T = unknown>(ref: ActorRef<T>, message: T, options?: AskOptions): Promise<R>;
 }
 
@@ -81,8 +86,10 @@ export class ActorContext implements Context {
   }
 
   ask<R = unknown, T = unknown>(ref: ActorRef<T>, message: T, options?: AskOptions): Promise<R> {
-    if (!this.current) return Promise.reject(this.ended('ask'));
-    return this.cell.ask<R, T>(ref, message, options);
+    if (this.current) return this.cell.ask<R, T>(ref, message, options);
+    // Work left over from an ended incarnation asks as an outsider would (not as the actor's
+    // handler: that one is the new incarnation's), while the actor lives.
+    return this.cell.isActive ? ref.ask<R>(message, options) : Promise.reject(this.ended('ask'));
   }
 
   reply(value: unknown): boolean {
@@ -95,7 +102,7 @@ export class ActorContext implements Context {
   }
 
   publish(topic: string, data: unknown, options?: TellOptions): void {
-    if (this.current) this.cell.publish(topic, data, options);
+    if (this.current || this.cell.isActive) this.cell.publish(topic, data, options);
   }
 
   subscribe(topic: string): void {

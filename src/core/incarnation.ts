@@ -269,7 +269,10 @@ export abstract class Incarnation extends RunLoop {
 
   nextBackoffStep(now: number, resetAfterMs: number): number {
     const life = this.life;
-    if (now - life.startedAt >= resetAfterMs) life.backoffStep = 0; // startedAt 0: the first incarnation
+    // Stable for resetAfterMs, or it handled a message to the end since its last restart: the
+    // crash is no hot restart loop (an actor failing one message in three is restarted at once,
+    // not starved by a backoff grown on crashes that had healthy messages between them).
+    if (now - life.startedAt >= resetAfterMs || life.served) life.backoffStep = 0; // startedAt 0: the first incarnation
     return life.backoffStep++;
   }
 
@@ -289,6 +292,7 @@ export abstract class Incarnation extends RunLoop {
     life.budget = null;
     life.held = false;
     life.restarts++;
+    life.served = false;
     this.epoch++;
     this.ctx = this.newContext(this.epoch);
     life.startedAt = this.system.clock.now();

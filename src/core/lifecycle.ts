@@ -45,6 +45,8 @@ export class Lifecycle<Cell = unknown> {
   startedAt = 0;
   /** Some incarnation completed its init (set once a lifecycle exists; see Incarnation.hasRun). */
   ran = false;
+  /** The current incarnation handled a message to the end: not a hot restart loop (backoff). */
+  served = false;
 }
 
 /**

@@ -499,6 +499,8 @@ export abstract class RunLoop extends Mailbox implements Runnable, AskParty {
   protected finishHandler(ask: PendingAsk | undefined): void {
     this.waitingOn = null; // asks still outstanding no longer block this actor
     this.endRun();
+    const life = this.lifecycle;
+    if (life !== null) life.served = true; // (only actors that crashed before have one: see Lifecycle)
     if (this.hooks !== null) this.hooks.afterHandler();
     const service = this.service;
     if (ask !== undefined && service !== null && service.startedAt >= 0) service.record(this.system.clock.now() - service.startedAt);

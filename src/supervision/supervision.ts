@@ -23,7 +23,7 @@ import { type BackoffOptions, type Intensity, isCrash, type SupervisionConfig } 
 
 /** The delay before reviving a subtree that escalated to the root, when `root.backoff` is unset:
  *  a crash loop is retried at most about once a second, and back within a second of its fault. */
-const REVIVE_BACKOFF: Required<BackoffOptions> = Object.freeze({ minMs: 250, maxMs: 1000, factor: 2, jitter: 0.2, resetAfterMs: 5000 });
+const REVIVE_BACKOFF: Required<BackoffOptions> = Object.freeze({ minMs: 50, maxMs: 1000, factor: 2, jitter: 0.2, resetAfterMs: 5000 });
 
 /** What a supervision needs of the system: time, randomness (backoff jitter) and its log. */
 export interface SupervisionHost {

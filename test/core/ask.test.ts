@@ -335,6 +335,61 @@ describe('the breaker of an asked actor', () => {
     expect(breakers).toEqual({ slow: 'open', ingress: 'closed' });
   });
 
+  it('does not blame a forwarder for a downstream crash it relays: the error names the actor that crashed', async () => {
+    const system = await startSystem({ modes: false });
+    const broken = system.spawn(
+      defineActor<null, unknown>({
+        receive: () => {
+          throw new Error('down');
+        },
+      }),
+      { name: 'broken' },
+    );
+    const Relay = defineActor<null, unknown>({
+      receive(_s, m, ctx) {
+        const reply = ctx.deferReply();
+        ctx.ask(broken, m).then(reply, reply.fail);
+      },
+    });
+    const relay = system.spawn(Relay, { name: 'relay', breaker: { failureThreshold: 2 } });
+    for (let i = 0; i < 3; i++) await expect(relay.ask(i)).rejects.toMatchObject({ code: 'ACTOR_STOPPED', path: '/broken', crashed: true });
+    expect(system.tree().find((n) => n.name === 'relay')!.breaker).toBe('closed');
+  });
+
+  it('counts an error an actor answers with through a deferred reply (its I/O failing) against its breaker', async () => {
+    const system = await startSystem({ modes: false });
+    const Venue = defineActor<null, unknown>({
+      receive(_s, _m, ctx) {
+        const reply = ctx.deferReply();
+        Promise.reject(new Error('connection reset')).catch(reply.fail);
+      },
+    });
+    const venue = system.spawn(Venue, { name: 'venue', breaker: { failureThreshold: 2 } });
+    for (let i = 0; i < 2; i++) await expect(venue.ask(i)).rejects.toThrow('connection reset');
+    await expect(venue.ask(3)).rejects.toBeInstanceOf(CircuitOpenError);
+  });
+
+  it('lets the work for a deferred reply go on asking after its actor restarted', async () => {
+    const clock = new SimulatedClock();
+    const system = await startSystem({ clock, modes: false });
+    const echo = system.spawn(Echo, { name: 'echo' });
+    const Router = defineActor<null, string>({
+      receive(_s, m, ctx) {
+        if (m === 'crash') throw new Error('boom');
+        const reply = ctx.deferReply();
+        // the work goes on on a timer, with the ctx of the incarnation that deferred
+        clock.setTimeout(() => ctx.ask(echo, `routed ${m}`).then(reply, reply.fail), 100);
+      },
+    });
+    const router = system.spawn(Router, { name: 'router' });
+    const answer = router.ask('order', { timeoutMs: 1000 });
+    await nextTurn();
+    router.tell('crash');
+    await nextTurn();
+    clock.advance(100);
+    expect(await answer).toBe('routed order');
+  });
+
   it('does not count a caller giving up against the target', async () => {
     const system = await startSystem();
     const ref = system.spawn(Deferring, { breaker: { failureThreshold: 1 } });

@@ -263,6 +263,11 @@ describe('backoff', () => {
     expect(await delayOfNextRestart()).toBe(400); // capped at maxMs
     clock.advance(5000); // stable for resetAfterMs
     expect(await delayOfNextRestart()).toBe(100);
+    expect(await delayOfNextRestart()).toBe(200);
+    // A message handled to the end since the last restart: no hot loop, the growth starts over.
+    system.lookup('/s/w')!.tell({ type: 'work' });
+    await settle();
+    expect(await delayOfNextRestart()).toBe(100);
   });
 
   it('keeps messages sent during the backoff and handles them after the restart', async () => {
