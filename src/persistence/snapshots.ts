@@ -22,7 +22,7 @@ import { ActorCell } from '../core/cell.js';
 import type { LifecycleHooks } from '../core/runtime.js';
 import { DEFAULT_KEEP, type SnapshotConfig } from '../core/spec.js';
 import type { ActorRef } from '../core/ref.js';
-import type { Clock } from '../util/clock.js';
+import { type Clock, unrefTimer } from '../util/clock.js';
 import type { Logger } from 'pino';
 import { CheckpointError, ConfigError, SnapshotCorruptError, TimeoutError } from '../util/errors.js';
 import { rowProblem } from './memory-store.js';
@@ -182,6 +182,7 @@ export class Snapshots {
       else if (cell.isRunning) void this.take(cell);
       this.armTimer(cell, slot, ms);
     }, ms);
+    unrefTimer(slot.timer); // the interval never holds a host's event loop open
   }
 
   /** Called after every handler of a snapshotting actor. */

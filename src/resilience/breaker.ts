@@ -24,7 +24,7 @@ import { createActor, type InspectionEvent, type Observer } from 'xstate';
 import { type BreakerActor, type BreakerContext, breakerMachine, type BreakerSnapshot, fastAgain, rateReached, tooSlow } from './breaker-machine.js';
 import { type BreakerOptions, type BreakerState, breakerOptions, type ResolvedBreakerOptions } from './breaker-options.js';
 import { LatencyHistogram } from './latency.js';
-import { type Clock, realClock } from '../util/clock.js';
+import { backgroundClock, type Clock, realClock } from '../util/clock.js';
 import { OverloadedError } from '../util/errors.js';
 
 export {
@@ -114,7 +114,7 @@ export class Breaker {
     this.clock = deps.clock ?? realClock;
     this.actor = createActor(breakerMachine, {
       input: { options: this.options, random: deps.random ?? Math.random },
-      clock: this.clock,
+      clock: backgroundClock(this.clock), // reset delays never hold a host's event loop open
       ...(deps.inspect ? { inspect: deps.inspect } : {}),
     });
     this.actor.subscribe((snapshot) => this.sync(snapshot));

@@ -37,6 +37,8 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 class ChainedTimer {
   timer: NodeJS.Timeout;
   private remaining: number;
+  /** Whether its hops hold the event loop open (Node's ref/unref, kept across hops). */
+  private refed = true;
 
   constructor(
     private readonly fn: () => void,
@@ -46,10 +48,23 @@ class ChainedTimer {
     this.timer = this.arm();
   }
 
+  ref(): this {
+    this.refed = true;
+    this.timer.ref();
+    return this;
+  }
+
+  unref(): this {
+    this.refed = false;
+    this.timer.unref();
+    return this;
+  }
+
   private arm(): NodeJS.Timeout {
     const hop = Math.min(this.remaining, MAX_TIMER_MS);
     this.remaining -= hop;
-    return setTimeout(this.hop, hop);
+    const timer = setTimeout(this.hop, hop);
+    return this.refed ? timer : timer.unref();
   }
 
   private readonly hop = (): void => {
@@ -74,6 +89,57 @@ export const realClock: Clock = {
   setTimeout: (fn, ms) => (ms > MAX_TIMER_MS ? new ChainedTimer(fn, ms) : setTimeout(fn, ms)),
   clearTimeout: (handle) => clearTimeout(handle instanceof ChainedTimer ? handle.timer : (handle as NodeJS.Timeout)),
 };
+
+/** A timer handle that can stop holding the event loop open: Node's Timeout, a ChainedTimer. */
+interface Refable {
+  ref(): unknown;
+  unref(): unknown;
+}
+
+function isRefable(handle: TimerHandle): handle is Refable {
+  return typeof handle === 'object' && handle !== null && typeof (handle as Partial<Refable>).unref === 'function';
+}
+
+/**
+ * Lets a timer of the real clock stop holding the host's event loop open (Node's `unref`): the
+ * runtime's housekeeping (snapshot intervals, breaker resets, an idle deadline sweep) must not
+ * keep a host alive once its own work is done. A no-op for handles that have no such notion (a
+ * SimulatedClock's, a custom clock's). Returns the handle.
+ *
+ * @example
+ * ```ts
+ * slot.timer = unrefTimer(clock.setTimeout(takeSnapshot, everyMs));
+ * ```
+ */
+export function unrefTimer<H extends TimerHandle>(handle: H): H {
+  if (isRefable(handle)) handle.unref();
+  return handle;
+}
+
+/** Undoes unrefTimer: the timer holds the event loop open again (work is waiting on it). */
+export function refTimer(handle: TimerHandle): void {
+  if (isRefable(handle)) handle.ref();
+}
+
+const backgroundClocks = new WeakMap<Clock, Clock>();
+
+/**
+ * `clock`, with timers that never hold the host's event loop open: the same time and the same
+ * timers (a SimulatedClock still fires them), only each handle is unref'd. For timers set on
+ * the runtime's behalf by code that takes a clock (XState's delays: a breaker's reset).
+ */
+export function backgroundClock(clock: Clock): Clock {
+  let background = backgroundClocks.get(clock);
+  if (background === undefined) {
+    background = {
+      now: () => clock.now(),
+      setTimeout: (fn, ms) => unrefTimer(clock.setTimeout(fn, ms)),
+      clearTimeout: (handle) => clock.clearTimeout(handle),
+    };
+    backgroundClocks.set(clock, background);
+  }
+  return background;
+}
 
 interface SimTimer {
   at: number;

@@ -20,9 +20,11 @@
  *   rest of the event-loop turn it was added in plus a timer tick (0 on a SimulatedClock). One-off
  *   entries (the heap) still read the clock. An empty turn-stamped queue keeps no timer (it would
  *   only keep the process alive); a clock-stamped one leaves an armed timer be rather than
- *   re-arming it on every add (it fires once, finds nothing and is not re-armed).
+ *   re-arming it on every add (it fires once, finds nothing and is not re-armed), but unref'd:
+ *   the timer holds the host's event loop open only while an entry is pending (someone awaits
+ *   it), so a host that forgets to shut the system down exits once its asks have settled.
  */
-import type { Clock, TimerHandle } from './clock.js';
+import { type Clock, refTimer, type TimerHandle, unrefTimer } from './clock.js';
 import { LinkedList } from './linked-list.js';
 
 /** The span between two sweeps of a turn-stamped queue. `count` is free for callers pacing
@@ -86,6 +88,8 @@ export class DeadlineQueue<E extends DeadlineEntry = DeadlineEntry> {
   private timer: TimerHandle | null = null;
   /** What the timer is armed for: a deadline, Infinity for nothing, -Infinity for a turn close. */
   private armedFor = Infinity;
+  /** The armed timer was unref'd: nothing is pending (see the file header). */
+  private idle = false;
   /** The open turn (turn-stamped queues close it at every sweep). */
   turn = new Turn();
   /** Entries waiting for their deadline. */
@@ -118,7 +122,7 @@ export class DeadlineQueue<E extends DeadlineEntry = DeadlineEntry> {
       entry.deadline = deadline;
       entry.turn = null;
       last.append(entry);
-      this.pending++;
+      if (this.pending++ === 0 && this.idle) this.hold();
       if (deadline < this.armedFor) this.arm(deadline);
       return;
     }
@@ -141,7 +145,7 @@ export class DeadlineQueue<E extends DeadlineEntry = DeadlineEntry> {
       if (list.index < 0) this.last = list;
     }
     entry.list = list;
-    this.pending++;
+    if (this.pending++ === 0 && this.idle) this.hold();
     if (this.byTurn && list.index < 0) {
       entry.turn = this.turn;
       list.append(entry);
@@ -164,7 +168,23 @@ export class DeadlineQueue<E extends DeadlineEntry = DeadlineEntry> {
     list.unlink(entry);
     entry.list = null;
     if (list.index >= 0) this.heapRemove(list);
-    if (--this.pending === 0 && this.byTurn && this.armedFor !== -Infinity) this.disarm();
+    if (--this.pending === 0) this.emptied();
+  }
+
+  /** Nothing pending: a turn-stamped queue drops its timer, a clock-stamped one lets it go idle. */
+  private emptied(): void {
+    if (this.byTurn) {
+      if (this.armedFor !== -Infinity) this.disarm();
+    } else if (this.timer !== null && !this.idle) {
+      unrefTimer(this.timer);
+      this.idle = true;
+    }
+  }
+
+  /** An entry arrived while the armed timer was idle: it holds the event loop again. */
+  private hold(): void {
+    refTimer(this.timer);
+    this.idle = false;
   }
 
   /** Ends every pending entry with `end` (shutdown: the owner fails it) and disarms the timer. */
@@ -186,6 +206,7 @@ export class DeadlineQueue<E extends DeadlineEntry = DeadlineEntry> {
   private armClose(): void {
     if (this.timer !== null) this.clock.clearTimeout(this.timer);
     this.armedFor = -Infinity;
+    this.idle = false;
     this.timer = this.clock.setTimeout(this.sweep, 0);
   }
 
@@ -216,6 +237,7 @@ export class DeadlineQueue<E extends DeadlineEntry = DeadlineEntry> {
   private arm(deadline: number): void {
     if (this.timer !== null) this.clock.clearTimeout(this.timer);
     this.armedFor = deadline;
+    this.idle = false;
     this.timer = this.clock.setTimeout(this.sweep, Math.max(0, deadline - this.clock.now()));
   }
 
@@ -223,11 +245,13 @@ export class DeadlineQueue<E extends DeadlineEntry = DeadlineEntry> {
     if (this.timer !== null) this.clock.clearTimeout(this.timer);
     this.timer = null;
     this.armedFor = Infinity;
+    this.idle = false;
   }
 
   private readonly sweep = (): void => {
     this.timer = null;
     this.armedFor = Infinity;
+    this.idle = false;
     const now = this.clock.now();
     this.turn.end = now;
     this.turn = new Turn();
