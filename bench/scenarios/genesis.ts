@@ -72,17 +72,22 @@ function behaviors(env: Env) {
     },
   });
 
+  // An adapter waiting on the exchange defers its reply (the README's advice for I/O-bound
+  // actors): its mailbox keeps flowing, so a slow venue holds its own calls, not the adapter;
+  // the pool's maxInFlight bounds the calls in flight per adapter.
   const Gateway = defineActor<null, PlaceMsg>({
-    async receive(_state, msg, ctx) {
+    receive(_state, msg, ctx) {
       const venue = `g${ctx.name}` as Venue;
-      try {
-        await world.enter(venue, { key: msg.order.id, signal: ctx.signal });
-        ctx.reply(await world.exchange.place({ ...msg.order, venue }, { signal: ctx.signal }));
-      } catch (error) {
-        // counted, rethrown: the handler fails as it would without the count
-        bump(env.counters, `gateway handler threw ${ctx.signal?.aborted ? 'after its ctx.signal aborted' : codeOf(error)}`);
-        throw error;
-      }
+      const reply = ctx.deferReply();
+      const signal = ctx.signal;
+      const call = async () => {
+        await world.enter(venue, { key: msg.order.id, signal });
+        return world.exchange.place({ ...msg.order, venue }, { signal });
+      };
+      call().then(reply, (error: unknown) => {
+        bump(env.counters, `gateway call failed ${signal?.aborted ? 'after its ctx.signal aborted' : codeOf(error)}`);
+        reply.fail(error);
+      });
     },
   });
 
@@ -97,7 +102,7 @@ function behaviors(env: Env) {
     risk: ActorRef<RiskMsg>;
     portfolio: ActorRef<PortfolioMsg>;
     place: ResilientFunction<[Intent, number], Fill | NotPlaced>;
-    book: ResilientFunction<[Fill, number], unknown>;
+    book: ResilientFunction<[Fill], unknown>;
   }
 
   const left = (deadline: number) => Math.max(1, deadline - performance.now());
@@ -127,10 +132,14 @@ function behaviors(env: Env) {
           },
         },
       );
-      const book = resilient<[Fill, number], unknown>(
-        ({ signal }, fill: Fill, deadline: number) => ctx.ask(portfolio, { type: 'book', fill }, { signal, timeoutMs: left(deadline) }),
-        { name: 'book', retry: { max: 4, baseMs: 25, maxMs: 500, jitter: 0.2 }, random: env.random },
-      );
+      // Booking a fill the exchange executed is work that must be done, whoever still waits (an
+      // outbox): priority 0 (never refused by admission control), its own generous deadline and
+      // retries, not the caller's signal.
+      const book = resilient<[Fill], unknown>(({ signal }, fill: Fill) => ctx.ask(portfolio, { type: 'book', fill }, { signal, timeoutMs: BOOKING_MS, priority: 0 }), {
+        name: 'book',
+        retry: { max: 10, baseMs: 50, maxMs: 1_000, jitter: 0.2, budget: false },
+        random: env.random,
+      });
       env.counters['router.incarnations'] = Number(env.counters['router.incarnations'] ?? 0) + 1;
       env.place = place;
       return { risk: ctx.lookup('/trading/risk') as ActorRef<RiskMsg>, portfolio, place, book };
@@ -160,15 +169,12 @@ function behaviors(env: Env) {
     const placed = await s.place.withSignal(signal)(intent, deadline);
     if (DEBUG) trace(intent.id, `placed ${'status' in placed ? placed.reason : 'filled'}`);
     if ('status' in placed) return placed;
-    try {
-      await s.book.withSignal(signal)(placed, deadline);
-    } catch (error) {
-      bump(env.counters, `book.error.${describe(error)}`);
-      if (DEBUG)
-        console.error(`${(world.now() / 1000).toFixed(3)} booking ${intent.id} failed ${describe(error)} with ${Math.round(deadline - performance.now())} ms left`);
-      return { status: 'failed', reason: `booking ${describe(error)}` };
-    }
-    if (DEBUG) trace(intent.id, 'booked');
+    // The fill is the fact the caller needs; booking it follows (an outbox that retries until
+    // the portfolio has it), so a slow portfolio delays the books, not the answer.
+    s.book(placed).then(
+      () => DEBUG && trace(intent.id, 'booked'),
+      (error: unknown) => bump(env.counters, `book.error.${describe(error)}`),
+    );
     return { status: 'filled', fill: placed };
   }
 
@@ -184,7 +190,10 @@ function behaviors(env: Env) {
 
   return supervisor('trading', {
     strategy: 'one-for-one',
-    intensity: { maxRestarts: 10, withinMs: 10_000 },
+    // The README's advice for components facing an unreliable outside world: an intensity above
+    // the rate at which that world makes them fail (a crash per bad call), so one flaky child is
+    // restarted on its own and never takes its healthy siblings down; bugs still escalate.
+    intensity: { maxRestarts: 100, withinMs: 1_000 },
     backoff: { minMs: 5, maxMs: 500, factor: 2, jitter: 0.2 },
     children: [
       child('audit', Notifier('audit')),
@@ -198,6 +207,9 @@ function behaviors(env: Env) {
     ],
   });
 }
+
+/** How long one booking attempt may take. */
+const BOOKING_MS = 10_000;
 
 /** SCENARIOS_DEBUG=1: every runtime event, and the tree's non-running actors every 250 ms, on stderr. */
 const DEBUG = process.env.SCENARIOS_DEBUG === '1';

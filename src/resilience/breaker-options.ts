@@ -33,11 +33,11 @@ export interface BreakerOptions {
    * Default 5 — or Infinity when `failureRateThreshold` is set and this is not (the rate alone).
    */
   failureThreshold?: number;
-  /** First open period, ms. Default 500. */
+  /** First open period, ms. Default 250. */
   resetTimeoutMs?: number;
   /**
-   * Cap of the open period as it grows on consecutive re-opens, ms. Default 1000: a probe at least
-   * once a second, so service is back within a second of a fault's end, however long it lasted.
+   * Cap of the open period as it grows on consecutive re-opens, ms. Default 500: a probe at least
+   * twice a second, so service is back within half a second of a fault's end, however long it lasted.
    */
   maxResetTimeoutMs?: number;
   /** Growth factor of the open period per consecutive re-open (≥ 1). Default 2. */
@@ -101,8 +101,8 @@ export type ResolvedBreakerOptions = Readonly<
 
 export const BREAKER_DEFAULTS: ResolvedBreakerOptions = Object.freeze({
   failureThreshold: 5,
-  resetTimeoutMs: 500,
-  maxResetTimeoutMs: 1000,
+  resetTimeoutMs: 250,
+  maxResetTimeoutMs: 500,
   resetBackoff: 2,
   resetJitter: 0.2,
   halfOpenMaxCalls: 1,

@@ -554,11 +554,11 @@ describe('breakerOptions', () => {
   it('fills defaults and caches per object', () => {
     const opts = { failureThreshold: 2 };
     const resolved = breakerOptions(opts);
-    expect(resolved).toMatchObject({ failureThreshold: 2, resetTimeoutMs: 500, timeoutMultiplier: 2.5, essential: false });
+    expect(resolved).toMatchObject({ failureThreshold: 2, resetTimeoutMs: 250, maxResetTimeoutMs: 500, timeoutMultiplier: 2.5, essential: false });
     expect(breakerOptions(opts)).toBe(resolved);
     expect(breakerOptions(resolved)).toBe(resolved);
     expect(Object.isFrozen(resolved)).toBe(true);
-    expect(nominalResetMs(resolved, 10)).toBe(1000); // probes at least once a second, however long the fault
+    expect(nominalResetMs(resolved, 10)).toBe(500); // probes at least twice a second, however long the fault
     expect(resolved).toMatchObject({ handle: undefined, failureRateThreshold: undefined, minimumCalls: 10, windowMs: 10_000 });
   });
 
