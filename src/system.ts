@@ -418,7 +418,7 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
     return cell;
   }
 
-  /** @internal An escalation reached the root: recorded, logged; the subtree is marked failed. */
+  /** @internal An escalation reached the root: recorded, logged, published; the subtree is revived or given up. */
   recordEscalation(cell: ActorCell, reason: ExitReason, failed: boolean): void {
     this.escalationLog.push({ path: cell.path, reason, at: Date.now(), decision: failed ? 'failed' : 'revive' });
     this.modes.escalated(cell.path);

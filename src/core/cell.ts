@@ -16,11 +16,11 @@ import { ActorContext, type ContextHost } from './context.js';
 import { Incarnation } from './incarnation.js';
 import type { MailboxConfig } from './mailbox.js';
 import { ActorRef, type AskOptions as RefAskOptions, checkTellOptions, type Target } from './ref.js';
-import { Status } from './run-loop.js';
+import { Status } from './delivery.js';
 import type { Runtime } from './runtime.js';
 import type { ChildSpec } from './spec.js';
 
-export { CONTROL, EVENT, SIGNAL, Status, STATUS_NAMES } from './run-loop.js';
+export { CONTROL, EVENT, SIGNAL, Status, STATUS_NAMES } from './delivery.js';
 
 export class ActorCell extends Incarnation implements Target, ContextHost {
   readonly ref: ActorRef;

@@ -12,7 +12,8 @@ import { ASYNC_HANDLERS, type ExitReason, Handler } from './actor.js';
 import { PendingAsk } from './ask.js';
 import type { ActorContext } from './context.js';
 import { StopBudget } from './lifecycle.js';
-import { RESOLVED, RunLoop, Status, UNSTARTED } from './run-loop.js';
+import { RESOLVED, Status, UNSTARTED } from './delivery.js';
+import { RunLoop } from './run-loop.js';
 import type { ChildSpec } from './spec.js';
 
 export abstract class Incarnation extends RunLoop {
