@@ -5,7 +5,7 @@
  */
 import type { Claim, ContestantFactory, ContestantReport } from './contestant.js';
 import { genesisContestant } from './genesis.js';
-import { type EventRecord, judge, type Verdicts } from './judge.js';
+import { type EventRecord, judge, type Verdicts, type WorldRecords } from './judge.js';
 import { portContestant } from './port.js';
 import type { Scenario } from './scenarios.js';
 import { World } from './world.js';
@@ -35,7 +35,15 @@ export interface RunResult {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function runOne(scenario: Scenario, contestantName: string, seed: number): Promise<RunResult> {
+/** Optional hooks of a run (bench/scenarios/goodput.ts reads the per-event records). */
+export interface RunHooks {
+  /** Called at time 0 of the run, just before the first arrival is submitted. */
+  onBegin?: () => void;
+  /** Called once, before the judge, with every event's record, the world's records and the final portfolio. */
+  inspect?: (records: readonly EventRecord[], world: WorldRecords, booked: ReadonlySet<string>) => void;
+}
+
+export async function runOne(scenario: Scenario, contestantName: string, seed: number, hooks: RunHooks = {}): Promise<RunResult> {
   const factory = CONTESTANTS[contestantName];
   if (factory === undefined) throw new Error(`unknown contestant ${contestantName}`);
   const started = performance.now();
@@ -59,6 +67,7 @@ export async function runOne(scenario: Scenario, contestantName: string, seed: n
   };
 
   world.begin();
+  hooks.onBegin?.();
   await new Promise<void>((resolve) => {
     let next = 0;
     const pump = () => {
@@ -78,6 +87,7 @@ export async function runOne(scenario: Scenario, contestantName: string, seed: n
   const records_ = { executions: world.exchange.executions, audit: world.notified.audit, monitor: world.notified.monitor };
   const worldStats = world.exchange.stats();
   world.close();
+  hooks.inspect?.(records, records_, new Set(report.booked));
   const verdicts = judge(records, records_, report, world.faultEnd());
   return {
     scenario: scenario.name,

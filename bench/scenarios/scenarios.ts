@@ -21,7 +21,7 @@ export interface Scenario {
 const SYMBOLS: Record<string, number> = { BTC: 65_000, ETH: 3_400, SOL: 150 };
 
 /** Poisson arrivals at `perSecond` over [fromMs, toMs). */
-function poisson(random: () => number, perSecond: number, fromMs: number, toMs: number): number[] {
+export function poisson(random: () => number, perSecond: number, fromMs: number, toMs: number): number[] {
   const times: number[] = [];
   let t = fromMs;
   for (;;) {
@@ -31,7 +31,8 @@ function poisson(random: () => number, perSecond: number, fromMs: number, toMs: 
   }
 }
 
-function intentsAt(random: () => number, times: number[]): Intent[] {
+/** Intents (ids e0, e1… in arrival order, seeded symbol, side, qty, price) at the given times. */
+export function intentsAt(random: () => number, times: number[]): Intent[] {
   const symbols = Object.keys(SYMBOLS);
   return times
     .sort((a, b) => a - b)
