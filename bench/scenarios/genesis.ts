@@ -123,8 +123,10 @@ function behaviors(env: Env) {
           autoTimeout: { minMs: 50, maxMs: 5_000 },
           retry: { max: 3, baseMs: 50, maxMs: 1_000, jitter: 0.2 },
           breaker: { failureThreshold: 10, resetTimeoutMs: 500 },
-          // 48 in flight (the pool's 3 × 16) and ≈ 2 s of the exchange's capacity waiting
-          bulkhead: { maxConcurrent: 48, maxQueue: 400 },
+          // The README's sizing: as many running as the pool takes (3 × maxInFlight 2), so the
+          // queueing happens here, untimed, never at the venue under an 'auto' timeout; as many
+          // waiting as the caller's deadline allows (≈ 4 s of the exchange's 200/s)
+          bulkhead: { maxConcurrent: 6, maxQueue: 800 },
           random: env.random,
           fallback: (error: unknown) => {
             bump(env.counters, `place.fallback.${describe(error)}`);
@@ -200,7 +202,7 @@ function behaviors(env: Env) {
       child('monitor', Notifier('monitor')),
       child('portfolio-replica', Replica),
       child('portfolio', Portfolio, { snapshot: { everyMessages: 1 }, partners: ['/trading/portfolio-replica'] }),
-      pool('gateways', Gateway, { size: 3, routing: 'least-busy', hedge: { afterMs: 'p95', max: 2 }, maxInFlight: 16 }),
+      pool('gateways', Gateway, { size: 3, routing: 'least-busy', hedge: { afterMs: 'p95', max: 2 }, maxInFlight: 2 }),
       child('risk', Risk, { essential: true, breaker: { fallback: { approved: false, reason: 'risk unavailable (essential fallback)' } } }),
       child('router', Router),
       child('ingress', Ingress),
