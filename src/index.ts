@@ -1,6 +1,9 @@
 /** The public API of Genesis. Everything not exported here is internal. */
 export { ActorSystem } from './system.js';
 export type { Escalation, SystemOptions, TreeNode, MailboxView, SystemMetrics } from './system.js';
+export type { BreakerCounts, LatencyPercentiles, RestartCounts } from './observability/metrics.js';
+export type { MetricsServer, ServeMetricsOptions } from './observability/prometheus.js';
+export type { ReplServer, ReplServerOptions } from './repl/server.js';
 export { defineActor, isBehavior } from './core/actor.js';
 export type {
   ActorDefinition,
@@ -76,4 +79,5 @@ export {
   OverloadedError,
   StoreLockedError,
   NotASnapshotStoreError,
+  SocketInUseError,
 } from './util/errors.js';

@@ -5,13 +5,14 @@
 import type { Logger, LoggerOptions } from 'pino';
 import type { ExitReason } from './core/actor.js';
 import type { SnapshotStore } from './persistence/snapshot-store.js';
-import type { SnapshotMetrics } from './persistence/snapshots.js';
 import { SqliteSnapshotStore } from './persistence/sqlite-store.js';
 import { type BackoffOptions, DEFAULT_SUPERVISION, type Intensity, type SupervisionConfig, supervisionConfig } from './supervision/spec.js';
 import { type ModesOptions, type ResolvedModes, resolveModes } from './modes/modes.js';
 import { type Clock, realClock } from './util/clock.js';
 import { ConfigError } from './util/errors.js';
 import { checkObject, knownKeys, positiveInteger, positiveNumber } from './util/options.js';
+
+export type { SystemMetrics } from './observability/metrics.js';
 
 /**
  * The options of `ActorSystem.start`. Every option is checked: an unknown key or a bad value
@@ -74,31 +75,6 @@ export interface Escalation {
    * `'failed'`: it never got through its init, and is given up (status 'failed').
    */
   decision: 'revive' | 'failed';
-}
-
-/**
- * Counters of a system, as `system.metrics()` returns them.
- *
- * @example
- * ```ts
- * const { actors, asksPending, deadLetters, snapshots } = system.metrics();
- * ```
- */
-export interface SystemMetrics {
-  /** Actors not yet stopped for good. */
-  actors: number;
-  /** Messages handled since start. */
-  messagesHandled: number;
-  /** Asks waiting for a reply. */
-  asksPending: number;
-  /** Actors with messages waiting for their turn. */
-  runQueue: number;
-  /** Dead letters since start. */
-  deadLetters: number;
-  /** Events published, and those that found no subscriber. */
-  eventsPublished: number;
-  eventsUnrouted: number;
-  snapshots: SnapshotMetrics;
 }
 
 /** How the system opens its snapshot store, from the `store` option. */

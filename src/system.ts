@@ -14,13 +14,17 @@ import { DeadLetters } from './core/dead-letters.js';
 import { LAST_LANE, type MailboxConfig, mailboxConfig } from './core/mailbox.js';
 import { PubSub } from './core/pubsub.js';
 import { ActorRef } from './core/ref.js';
-import type { Runtime } from './core/runtime.js';
+import type { ChildSupervisor, Runtime } from './core/runtime.js';
 import { Scheduler } from './core/scheduler.js';
 import { CHILD_KEYS, type ChildSpec, childSpec } from './core/spec.js';
 import { type SnapshotInfo, Snapshots } from './persistence/snapshots.js';
+import { RuntimeCounters, treeMetrics } from './observability/metrics.js';
+import type { MetricsServer, ServeMetricsOptions } from './observability/prometheus.js';
+import type { ReplServer, ReplServerOptions } from './repl/server.js';
 import { widenAutoTimeouts } from './resilience/timeout.js';
 import { DEFAULT_SUPERVISION, type SupervisorSpec, type TreeSpec } from './supervision/spec.js';
 import { type RootHost, Supervision, type SupervisionHost } from './supervision/supervision.js';
+import { Management } from './supervision/management.js';
 import { spawnNode, type TreeNode, treeView, validateTree } from './supervision/tree.js';
 import type { Clock } from './util/clock.js';
 import { ActorStoppedError, ConfigError, MailboxFullError, SystemStoppedError } from './util/errors.js';
@@ -31,6 +35,8 @@ import { type Escalation, resolveSystemOptions, storeOpener, type SystemMetrics,
 import { checkName, checkObject, knownKeys, positiveNumber } from './util/options.js';
 
 export type { MailboxView, TreeNode } from './supervision/tree.js';
+export type { MetricsServer, ServeMetricsOptions } from './observability/prometheus.js';
+export type { ReplServer, ReplServerOptions } from './repl/server.js';
 export type { Escalation, SystemMetrics, SystemOptions } from './system-options.js';
 
 /** The lowest lane a non-essential actor may take messages from, by mode (see Runtime.maxLane). */
@@ -73,6 +79,9 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
   private readonly modes: Modes;
   /** @internal */ readonly snapshotting: Snapshots;
   private readonly escalationLog: Escalation[] = [];
+  private readonly management: Management;
+  private readonly counters = new RuntimeCounters();
+  private readonly metricsServers = new Set<MetricsServer>();
   private nextId = 0;
   private live = 0;
   private state: 'running' | 'stopping' | 'stopped' = 'running';
@@ -105,6 +114,7 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
     this.rootSupervision = new Supervision(this, resolved.root, null, this);
     this.modes = new Modes(this.clock, resolved.modes, (from, to, reason) => this.modeChanged(from, to, reason));
     this.snapshotting = new Snapshots(this, storeOpener(options.store, options.durability));
+    this.management = new Management(this, resolved.askTimeoutMs);
     // An explicit store is opened now, so a bad path or a locked file fails the start.
     if (options.store !== undefined && options.store !== false) this.snapshotting.open();
   }
@@ -141,13 +151,20 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
 
   /** @internal */
   restarted(cell: ActorCell): void {
+    this.counters.restarts++;
     this.modes.restarted();
     if (!this.isStopped) this.publish('actor.restarted', { path: cell.path, restarts: cell.restarts });
   }
 
   /** @internal */
   refused(_cell: ActorCell): void {
+    this.counters.refusals++;
     this.modes.refused();
+  }
+
+  /** @internal A supervisor in a tree gave up (the root's escalations: recordEscalation). */
+  escalated(supervisor: ActorCell, child: ActorCell): void {
+    if (!this.isStopped) this.publish('supervisor.escalated', { path: child.path, supervisor: supervisor.path, decision: 'escalate' });
   }
 
   /** @internal */
@@ -240,10 +257,10 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
         return existing;
       }
       if (adopting) void existing.stopForGood('shutdown');
-      else if (existing.status !== Status.Failed) {
+      else if (existing.status < Status.Stopped) {
         throw new ConfigError('name', `'${name}' is already taken under ${parent === null ? '/' : parent.path}`);
       }
-      siblings.delete(name); // a failed (or replaced) node gives way to a new one
+      siblings.delete(name); // a failed, terminated (terminateChild) or replaced node gives way to a new one
     }
     const path = parent === null ? `/${name}` : `${parent.path}/${name}`;
     const cell = new ActorCell(this, behavior, parent, name, path, args, mailbox, spec);
@@ -271,7 +288,7 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
     if (this.state !== 'running') throw new SystemStoppedError(this.name);
     validateTree(tree);
     const existing = this.topLevel.get(tree.name);
-    if (existing !== undefined && existing.status !== Status.Failed) {
+    if (existing !== undefined && existing.status < Status.Stopped) {
       throw new ConfigError('name', `'${tree.name}' is already taken under /`);
     }
     const root = spawnNode(tree, null, this);
@@ -331,6 +348,8 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
     if (this.shuttingDown) return this.shuttingDown;
     this.state = 'stopping';
     return (this.shuttingDown = (async () => {
+      for (const server of this.metricsServers) await server.close();
+      for (const repl of [...this.repls]) await repl.close();
       for (const cell of [...this.topLevel.values()].reverse()) await cell.requestStop('shutdown');
       this.rootSupervision.cancelPending();
       this.modes.stop();
@@ -343,9 +362,60 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
 
   /** @internal An actor crashed or exited on its own: its supervisor decides what follows. */
   childExited(cell: ActorCell, reason: ExitReason, where = 'exit'): void {
+    this.supervisionOf(cell).onChildExit(cell, reason, where);
+  }
+
+  /** @internal The supervision `cell` is a child of. */
+  supervisionOf(cell: ActorCell): ChildSupervisor<ActorCell> {
     const parent = cell.parentCell;
-    const supervision = parent === null ? this.rootSupervision : (parent.supervision ??= new Supervision(this, DEFAULT_SUPERVISION, parent));
-    supervision.onChildExit(cell, reason, where);
+    return parent === null ? this.rootSupervision : (parent.supervision ??= new Supervision(this, DEFAULT_SUPERVISION, parent));
+  }
+
+  // ---- Management by path (OTP's supervisor and sys: supervision/management.ts, README) ----
+
+  /**
+   * The state of the actor at `path` (`sys:get_state`): the object itself, not a copy — do not
+   * mutate it. ActorStoppedError naming the path if no live actor is there; ConfigError for a bad path.
+   * @example `system.getState('/trading/portfolio')`
+   */
+  getState(path: string): unknown {
+    return this.management.getState(path);
+  }
+
+  /**
+   * Sets the state of the actor at `path` to `fn(state)` in its own turn (`sys:replace_state`);
+   * resolves the new state. `fn` throwing rejects, the state unchanged, no crash.
+   * @example `await system.replaceState('/counter', (n: number) => 0)`
+   */
+  async replaceState<S = unknown>(path: string, fn: (state: S) => S): Promise<S> {
+    return (await this.management.replaceState(path, fn as (state: unknown) => unknown)) as S;
+  }
+
+  /**
+   * Restarts the actor at `path` through its supervisor's restart path (same ref and mailbox,
+   * `actor.restarted`; siblings untouched, no backoff, not counted against intensity); a child
+   * terminated by `terminateChild` is started again from its spec, as a new actor (a new ref).
+   * @example `await system.restartChild('/trading/feed')`
+   */
+  async restartChild(path: string): Promise<void> {
+    await this.management.restartChild(path);
+  }
+
+  /**
+   * Stops the actor at `path` for good, not restarted, its spec kept: status 'stopped' in
+   * `tree()` until `restartChild` or `deleteChild`. Pool workers: ConfigError.
+   * @example `await system.terminateChild('/trading/feed')`
+   */
+  async terminateChild(path: string): Promise<void> {
+    await this.management.terminateChild(path);
+  }
+
+  /**
+   * Forgets a terminated child's spec: it leaves `tree()`, its name is free. ConfigError unless terminated.
+   * @example `await system.deleteChild('/trading/feed')`
+   */
+  async deleteChild(path: string): Promise<void> {
+    this.management.deleteChild(path);
   }
 
   // ---- Snapshots -----------------------------------------------------------------------
@@ -422,7 +492,7 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
   recordEscalation(cell: ActorCell, reason: ExitReason, failed: boolean): void {
     this.escalationLog.push({ path: cell.path, reason, at: Date.now(), decision: failed ? 'failed' : 'revive' });
     this.modes.escalated(cell.path);
-    if (!this.isStopped) this.publish('supervisor.escalated', { path: cell.path, decision: failed ? 'failed' : 'revive' });
+    if (!this.isStopped) this.publish('supervisor.escalated', { path: cell.path, supervisor: '/', decision: failed ? 'failed' : 'revive' });
     this.log.error(
       { path: cell.path, err: typeof reason === 'object' ? loggableError(reason.error) : undefined, decision: failed ? 'fail-subtree' : 'revive' },
       failed
@@ -446,7 +516,7 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
   /** @internal The actor has stopped for good: it leaves its parent (a failed one stays, marked). */
   actorStopped(cell: ActorCell, failed: boolean): void {
     const siblings = cell.parentCell === null ? this.topLevel : cell.parentCell.children;
-    if (!failed && siblings?.get(cell.name) === cell) siblings.delete(cell.name);
+    if (!failed && !this.management.keeps(cell) && siblings?.get(cell.name) === cell) siblings.delete(cell.name);
     this.live--;
     this.parkedCells.delete(cell);
     // Its breaker stops with it: an open (or slow) one no longer weighs on the system's health.
@@ -521,24 +591,77 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
   }
 
   /**
-   * The system's counters, read now.
-   *
-   * @example
-   * ```ts
-   * const { messagesHandled, deadLetters } = system.metrics();
-   * ```
+   * The system's metrics, read now (see SystemMetrics; nothing is counted per message).
+   * @example `const { messagesHandled, restarts, breakers, askLatencyMs, mode } = system.metrics()`
    */
   metrics(): SystemMetrics {
+    const tree = treeMetrics(this.topLevel.values(), (path) => this.snapshotting.ageMs(path));
     return {
       actors: this.live,
       messagesHandled: this.scheduler.handled,
+      asks: this.asks.made,
       asksPending: this.asks.deadlines.pending,
       runQueue: this.scheduler.depth,
       deadLetters: this.deadLetters.total,
+      deadLettersByReason: this.deadLetters.counts(),
+      refusals: this.counters.refusals,
       eventsPublished: this.pubsub.published,
       eventsUnrouted: this.pubsub.unrouted,
+      restarts: { total: this.counters.restarts, byPath: tree.byPath },
+      breakers: tree.breakers,
+      askLatencyMs: tree.askLatencyMs,
+      mode: this.mode,
       snapshots: { ...this.snapshotting.metrics },
+      snapshotAgesMs: tree.snapshotAgesMs,
     };
+  }
+
+  /**
+   * Serves `metrics()` as Prometheus text on `GET /metrics` (prom-client, a Registry per system,
+   * `genesis_` names, computed at scrape time); 127.0.0.1 by default, port 0: a free one (`url`).
+   * @example `const m = await system.serveMetrics({ port: 9464 }); await m.close()`
+   */
+  async serveMetrics(options?: ServeMetricsOptions): Promise<MetricsServer> {
+    if (this.state !== 'running') throw new SystemStoppedError(this.name);
+    const { serveMetrics } = await import('./observability/prometheus.js');
+    const server = await serveMetrics(this.name, () => this.metrics(), options);
+    const tracked: MetricsServer = {
+      url: server.url,
+      close: () => {
+        this.metricsServers.delete(tracked);
+        return server.close();
+      },
+    };
+    this.metricsServers.add(tracked);
+    return tracked;
+  }
+
+  // ---- REPL ----------------------------------------------------------------------------
+
+  private readonly repls = new Set<ReplServer>();
+
+  /**
+   * Serves a REPL on this system (see README, "REPL") on the Unix socket `socket`, created with
+   * mode 0600 — never TCP; `genesis attach <socket>` connects to it, several sessions at once. A
+   * stale socket file is replaced; one a server listens on is refused (SocketInUseError).
+   * `close()`, or shutdown, ends the sessions and removes the file.
+   *
+   * @example
+   * ```ts
+   * const repl = await system.serveRepl({ socket: '/run/trading/repl.sock' });
+   * await repl.close();
+   * ```
+   */
+  async serveRepl(options: ReplServerOptions): Promise<ReplServer> {
+    if (this.state !== 'running') throw new SystemStoppedError(this.name);
+    const { serveRepl } = await import('./repl/server.js');
+    const served = await serveRepl(this, options, (closed) => this.repls.delete(closed));
+    this.repls.add(served);
+    if (this.state !== 'running') {
+      await served.close(); // shut down meanwhile
+      throw new SystemStoppedError(this.name);
+    }
+    return served;
   }
 }
 

@@ -1,5 +1,5 @@
 import { afterEach } from 'vitest';
-import { ActorSystem, type SystemOptions } from '../src/index.js';
+import { ActorSystem, type SystemOptions, type TreeNode } from '../src/index.js';
 
 const started: ActorSystem[] = [];
 
@@ -26,4 +26,14 @@ export async function until(predicate: () => boolean, limitMs = 2000): Promise<v
     if (performance.now() - start > limitMs) throw new Error('condition not reached');
     await nextTurn();
   }
+}
+
+/** The node at `path` in a tree view (system.tree()), depth first. */
+export function findNode(nodes: TreeNode[], path: string): TreeNode | undefined {
+  for (const n of nodes) {
+    if (n.path === path) return n;
+    const hit = findNode(n.children, path);
+    if (hit) return hit;
+  }
+  return undefined;
 }

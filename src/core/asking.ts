@@ -34,6 +34,8 @@ export interface AskHost {
 
 export class Asks {
   readonly deadlines: DeadlineQueue<PendingAsk>;
+  /** Asks made since start (answered, refused or failed): one increment per ask, for metrics. */
+  made = 0;
 
   constructor(
     private readonly host: AskHost,
@@ -58,6 +60,7 @@ export class Asks {
 
   private askOrThrow(target: ActorCell, message: unknown, options: AskOptions | undefined, from: ActorCell | null, cause: PendingAsk | null): Promise<unknown> {
     if (this.host.isStopped) throw new SystemStoppedError(this.host.name);
+    this.made++;
     let timeoutMs = this.timeoutMs;
     let priority = DEFAULT_PRIORITY;
     let signal: AbortSignal | undefined;

@@ -46,6 +46,8 @@ export interface Runtime<C> {
   actorStopped(cell: C, failed: boolean): void;
   /** The actor was restarted by its supervisor (health signals, the `actor.restarted` event). */
   restarted(cell: C): void;
+  /** `supervisor` exceeded its restart intensity over `child` and fails upward (the `supervisor.escalated` event). */
+  escalated(supervisor: C, child: C): void;
   /** The actor refused work as overloaded (admission control, a full mailbox): a health signal. */
   refused(cell: C): void;
   /**

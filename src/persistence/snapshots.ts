@@ -137,6 +137,8 @@ export class Snapshots {
   private closed = false;
   /** Seq of the newest snapshot this process took, per path. */
   private readonly newest = new Map<string, number>();
+  /** When (system clock) this process last took a snapshot, per path. */
+  private readonly lastTaken = new Map<string, number>();
   /** Copies held in memory by partners: holder → (source path → newest row). */
   private readonly held = new WeakMap<ActorCell, Map<string, SnapshotRow>>();
   readonly metrics: SnapshotMetrics = { written: 0, failed: 0, corrupt: 0, restored: 0, restoreFailures: 0 };
@@ -163,6 +165,12 @@ export class Snapshots {
   /** Opens the store now (for an explicit store option: errors surface at start). */
   open(): void {
     this.storeOrThrow();
+  }
+
+  /** Milliseconds since this process last took a snapshot of `path` (null: none yet). */
+  ageMs(path: string): number | null {
+    const at = this.lastTaken.get(path);
+    return at === undefined ? null : this.system.clock.now() - at;
   }
 
   /** Called when a snapshotting actor is spawned. */
@@ -223,6 +231,7 @@ export class Snapshots {
     slot.seq = row.seq;
     this.pending.push(row);
     this.newest.set(row.path, row.seq);
+    this.lastTaken.set(row.path, this.system.clock.now());
     for (const partner of slot.partners) {
       this.pending.push(sealRow({ ...row, holder: partner }, encoded)); // same data, own checksum
       this.copiesHeldBy(partner, true)?.set(cell.path, row);

@@ -151,6 +151,28 @@ export class LatencyHistogram {
     return { count: this.count, min: this.min, max: this.max, p50: this.p50, p95: this.p95, p99: this.p99 };
   }
 
+  /**
+   * p50/p95/p99 of several windows taken together (their buckets summed, as one window), computed
+   * now: e.g. every breaker's latency for a system-wide figure. Empty: count 0 and NaN.
+   *
+   * @example
+   * ```ts
+   * const { count, p95 } = LatencyHistogram.merged([a.latency, b.latency]);
+   * ```
+   */
+  static merged(histograms: Iterable<LatencyHistogram>): LatencySnapshot {
+    const sum = new LatencyHistogram({ window: 2 });
+    for (const h of histograms) {
+      if (h.count === 0) continue;
+      for (let i = bucketOf(h.min), hi = bucketOf(h.max); i <= hi; i++) sum.total[i]! += h.total[i]!;
+      sum.previousCount += h.count;
+      sum.previousMin = Math.min(sum.previousMin, h.min);
+      sum.previousMax = Math.max(sum.previousMax, h.max);
+    }
+    const count = sum.count;
+    return { count, min: sum.min, max: sum.max, p50: sum.compute(0.5), p95: sum.compute(0.95), p99: sum.compute(0.99) };
+  }
+
   /** Forgets every sample. */
   reset(): void {
     this.total.fill(0);

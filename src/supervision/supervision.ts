@@ -33,6 +33,8 @@ export interface SupervisionHost {
   readonly isRunning: boolean;
   /** A child was restarted (a health signal; the `actor.restarted` event). */
   restarted(child: ActorCell): void;
+  /** `supervisor` exceeded its restart intensity over `child` and fails to its own parent (the `supervisor.escalated` event). */
+  escalated(supervisor: ActorCell, child: ActorCell): void;
 }
 
 /** What the system's root supervisor has instead of an owning actor. */
@@ -206,6 +208,23 @@ export class Supervision implements ChildSupervisor<ActorCell> {
     }
   }
 
+  /**
+   * An operator's restart of one child (`system.restartChild`): the normal restart path — its
+   * incarnation ends (terminate runs, its children are held for the next init), then a new one
+   * starts, same ref and mailbox — for this child only, at once (no backoff), and not counted
+   * against the intensity (no failure happened). Resolves once the new incarnation is running;
+   * false if it did not get there (it crashed in init: supervised as any crash, or was stopped).
+   */
+  async restartOne(child: ActorCell): Promise<boolean> {
+    const plan = {};
+    child.joinRestart(plan);
+    await child.endIncarnation('shutdown', true);
+    if (this.ownerLeaving || !child.awaitsRestart(plan)) return false;
+    child.reinit();
+    this.system.restarted(child);
+    return child.whenStarted();
+  }
+
   /** Too many restarts: at the root the system records it; elsewhere the owner fails upward. */
   private escalate(child: ActorCell, reason: ExitReason): void {
     if (this.owner === null) {
@@ -213,6 +232,7 @@ export class Supervision implements ChildSupervisor<ActorCell> {
       void child.stopForGood(reason, true);
       return;
     }
+    this.system.escalated(this.owner, child);
     this.owner.crash(new EscalationError(this.owner.path, child.path, reason), undefined, undefined, 'supervision');
   }
 

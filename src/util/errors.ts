@@ -56,6 +56,7 @@ const GENESIS_CODES = new Set([
   'STORE_LOCKED',
   'NOT_A_SNAPSHOT_STORE',
   'ESCALATION',
+  'SOCKET_IN_USE',
 ]);
 
 /**
@@ -317,5 +318,20 @@ export class OverloadedError extends GenesisError {
     why: string,
   ) {
     super('OVERLOADED', `${path} is overloaded: ${why}`);
+  }
+}
+
+/**
+ * `serveRepl({ socket })` found a server listening on that path (this process or another): it is
+ * left alone. A socket file nobody listens on (left by a host that exited) is replaced instead.
+ *
+ * @example
+ * ```ts
+ * await system.serveRepl({ socket: '/run/app/repl.sock' });   // while another host serves there: SocketInUseError, e.socket
+ * ```
+ */
+export class SocketInUseError extends GenesisError {
+  constructor(readonly socket: string) {
+    super('SOCKET_IN_USE', `${socket} is in use: a server listens on it (another host, or this one); stop it or choose another path`);
   }
 }

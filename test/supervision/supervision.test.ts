@@ -13,16 +13,7 @@ import {
   type TreeNode,
 } from '../../src/index.js';
 import { cellOf } from '../../src/core/cell.js';
-import { nextTurn, startSystem, until } from '../helpers.js';
-
-function find(nodes: TreeNode[], path: string): TreeNode | undefined {
-  for (const n of nodes) {
-    if (n.path === path) return n;
-    const hit = find(n.children, path);
-    if (hit) return hit;
-  }
-  return undefined;
-}
+import { nextTurn, startSystem, until, findNode as find } from '../helpers.js';
 
 function node(system: ActorSystem, path: string): TreeNode {
   const hit = find(system.tree(), path);
