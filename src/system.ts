@@ -636,6 +636,15 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
     return tracked;
   }
 
+  /** `ActorSystem(name, mode, n actors)`: what `console.log(system)` and template strings show. */
+  toString(): string {
+    return `ActorSystem(${this.name}, ${this.mode}, ${this.live} actor${this.live === 1 ? '' : 's'}${this.state === 'running' ? '' : `, ${this.state}`})`;
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
+  }
+
   // ---- REPL ----------------------------------------------------------------------------
 
   private readonly repls = new Set<ReplServer>();

@@ -376,3 +376,14 @@ describe('ActorSystem.start options', () => {
     await expect(startSystem({ colour: 'red' } as never)).rejects.toThrow(/colour/);
   });
 });
+
+describe('printing', () => {
+  it('prints a system as ActorSystem(name, mode, actors), not its internals', async () => {
+    const { inspect } = await import('node:util');
+    const system = await startSystem({ name: 'desk' });
+    system.spawn(defineActor({ receive() {} }), { name: 'a' });
+    expect(inspect(system)).toBe('ActorSystem(desk, normal, 1 actor)');
+    expect(`${system}`).toBe('ActorSystem(desk, normal, 1 actor)');
+    expect(inspect({ system })).toBe('{ system: ActorSystem(desk, normal, 1 actor) }');
+  });
+});
