@@ -1,6 +1,6 @@
 /** The public API of Genesis. Everything not exported here is internal. */
 export { ActorSystem } from './system.js';
-export type { Escalation, SystemOptions, TreeNode, MailboxView, SystemMetrics } from './system.js';
+export type { ClusterOptions, Escalation, SystemOptions, TreeNode, MailboxView, SystemMetrics } from './system.js';
 export type { BreakerCounts, LatencyPercentiles, RestartCounts } from './observability/metrics.js';
 export type { MetricsServer, ServeMetricsOptions } from './observability/prometheus.js';
 export type { ReplServer, ReplServerOptions } from './repl/server.js';
@@ -80,4 +80,6 @@ export {
   StoreLockedError,
   NotASnapshotStoreError,
   SocketInUseError,
+  NodeDownError,
+  ClusterUnreachableError,
 } from './util/errors.js';

@@ -8,6 +8,7 @@ import type { SnapshotStore } from './persistence/snapshot-store.js';
 import { SqliteSnapshotStore } from './persistence/sqlite-store.js';
 import { type BackoffOptions, DEFAULT_SUPERVISION, type Intensity, type SupervisionConfig, supervisionConfig } from './supervision/spec.js';
 import { type ModesOptions, type ResolvedModes, resolveModes } from './modes/modes.js';
+import { type ClusterOptions, type ResolvedCluster, resolveCluster } from './remote/options.js';
 import { type Clock, realClock } from './util/clock.js';
 import { ConfigError } from './util/errors.js';
 import { checkObject, knownKeys, positiveInteger, positiveNumber } from './util/options.js';
@@ -53,6 +54,12 @@ export interface SystemOptions {
    * counted apart: `intensity` (default 3 restarts in 5 s) and `backoff` (default none).
    */
   root?: { intensity?: Intensity; backoff?: BackoffOptions };
+  /**
+   * Joins a cluster over NATS as `node` (see README, "Scale-out (NATS)"): `system.remote(node,
+   * path)` reaches actors on other nodes, and `publish` reaches their subscribers. The start
+   * fails with ClusterUnreachableError when no server answers.
+   */
+  cluster?: ClusterOptions;
 }
 
 /**
@@ -91,7 +98,7 @@ export function storeOpener(store: SystemOptions['store'], durability: SystemOpt
   throw new ConfigError('store', "must be a file path, ':memory:', a SnapshotStore or false");
 }
 
-export const SYSTEM_KEYS = ['name', 'store', 'durability', 'logger', 'clock', 'modes', 'askTimeoutMs', 'deadLetterCapacity', 'random', 'root'];
+export const SYSTEM_KEYS = ['name', 'store', 'durability', 'logger', 'clock', 'modes', 'askTimeoutMs', 'deadLetterCapacity', 'random', 'root', 'cluster'];
 const DEFAULT_STORE = 'data/genesis.db';
 
 /** The validated settings of `ActorSystem.start(options)` (a ConfigError names a bad option). */
@@ -103,6 +110,7 @@ export function resolveSystemOptions(options: SystemOptions): {
   askTimeoutMs: number;
   root: SupervisionConfig;
   modes: ResolvedModes;
+  cluster: ResolvedCluster | null;
 } {
   checkObject('ActorSystem.start(options)', options);
   knownKeys('ActorSystem.start(options)', options, SYSTEM_KEYS);
@@ -122,6 +130,7 @@ export function resolveSystemOptions(options: SystemOptions): {
     askTimeoutMs: options.askTimeoutMs === undefined ? 5000 : positiveNumber('askTimeoutMs', options.askTimeoutMs),
     root: rootSupervision(options.root),
     modes: resolveModes(options.modes),
+    cluster: options.cluster === undefined ? null : resolveCluster(options.cluster),
   };
 }
 

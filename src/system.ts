@@ -11,7 +11,7 @@ import type { PendingAsk } from './core/ask.js';
 import { Asks } from './core/asking.js';
 import { ActorCell, cellOf, Status } from './core/cell.js';
 import { DeadLetters } from './core/dead-letters.js';
-import { LAST_LANE, type MailboxConfig, mailboxConfig } from './core/mailbox.js';
+import { DEFAULT_PRIORITY, LAST_LANE, type MailboxConfig, mailboxConfig } from './core/mailbox.js';
 import { PubSub } from './core/pubsub.js';
 import { ActorRef } from './core/ref.js';
 import type { ChildSupervisor, Runtime } from './core/runtime.js';
@@ -33,11 +33,14 @@ import type { Mode } from './modes/modes-machine.js';
 import { checkMode, Modes } from './modes/modes.js';
 import { type Escalation, resolveSystemOptions, storeOpener, type SystemMetrics, type SystemOptions } from './system-options.js';
 import { checkName, checkObject, knownKeys, positiveNumber } from './util/options.js';
+import type { Cluster } from './remote/cluster.js';
+import { checkNodeName, type ResolvedCluster } from './remote/options.js';
 
 export type { MailboxView, TreeNode } from './supervision/tree.js';
 export type { MetricsServer, ServeMetricsOptions } from './observability/prometheus.js';
 export type { ReplServer, ReplServerOptions } from './repl/server.js';
 export type { Escalation, SystemMetrics, SystemOptions } from './system-options.js';
+export type { ClusterOptions } from './remote/options.js';
 
 /** The lowest lane a non-essential actor may take messages from, by mode (see Runtime.maxLane). */
 const MAX_LANE: Record<Mode, number> = { normal: LAST_LANE, preSafe: LAST_LANE, latency: LAST_LANE, safe: 3, recovery: 3, emergency: 0 };
@@ -86,6 +89,9 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
   private live = 0;
   private state: 'running' | 'stopping' | 'stopped' = 'running';
   private shuttingDown: Promise<void> | null = null;
+  /** This node's membership of a cluster (`cluster` option), once joined. */
+  private cluster: Cluster | null = null;
+  private readonly clusterOptions: ResolvedCluster | null;
 
   /**
    * Starts a system. Rejects with ConfigError for a bad option; a `store` given explicitly is
@@ -99,7 +105,29 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
    * ```
    */
   static async start(options: SystemOptions = {}): Promise<ActorSystem> {
-    return new ActorSystem(options);
+    const system = new ActorSystem(options);
+    if (system.clusterOptions !== null) {
+      try {
+        // Loaded only by a system that joins a cluster: the NATS client costs nothing otherwise.
+        const { Cluster } = await import('./remote/cluster.js');
+        system.cluster = await Cluster.join(system.clusterOptions, {
+          name: system.name,
+          log: system.log,
+          deadLetters: system.deadLetters,
+          askTimeoutMs: system.asks.timeoutMs,
+          lookup: (path) => system.lookup(path),
+          deliverRemoteEvent: (topic, data, priority, source) => system.pubsub.publish(topic, data, source === undefined ? { priority } : { priority, source }),
+          remainingDeadline: () => {
+            const deadline = system.current?.askDeadline;
+            return deadline === undefined ? undefined : deadline - system.clock.now();
+          },
+        });
+      } catch (error) {
+        await system.shutdown();
+        throw error;
+      }
+    }
+    return system;
   }
 
   private constructor(options: SystemOptions) {
@@ -115,6 +143,7 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
     this.modes = new Modes(this.clock, resolved.modes, (from, to, reason) => this.modeChanged(from, to, reason));
     this.snapshotting = new Snapshots(this, storeOpener(options.store, options.durability));
     this.management = new Management(this, resolved.askTimeoutMs);
+    this.clusterOptions = resolved.cluster;
     // An explicit store is opened now, so a bad path or a locked file fails the start.
     if (options.store !== undefined && options.store !== false) this.snapshotting.open();
   }
@@ -153,7 +182,7 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
   restarted(cell: ActorCell): void {
     this.counters.restarts++;
     this.modes.restarted();
-    if (!this.isStopped) this.publish('actor.restarted', { path: cell.path, restarts: cell.restarts });
+    if (!this.isStopped) this.pubsub.publish('actor.restarted', { path: cell.path, restarts: cell.restarts });
   }
 
   /** @internal */
@@ -164,13 +193,13 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
 
   /** @internal A supervisor in a tree gave up (the root's escalations: recordEscalation). */
   escalated(supervisor: ActorCell, child: ActorCell): void {
-    if (!this.isStopped) this.publish('supervisor.escalated', { path: child.path, supervisor: supervisor.path, decision: 'escalate' });
+    if (!this.isStopped) this.pubsub.publish('supervisor.escalated', { path: child.path, supervisor: supervisor.path, decision: 'escalate' });
   }
 
   /** @internal */
   breakerChanged(cell: ActorCell, from: string, to: string): void {
     this.modes.breakerChanged(cell.spec.essential, from, to);
-    this.publish(`breaker.${to}`, { path: cell.path, from, to });
+    this.pubsub.publish(`breaker.${to}`, { path: cell.path, from, to });
   }
 
   /** A new mode: published, told to every actor's onSignal, and applied to the run loop. */
@@ -186,7 +215,7 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
       this.parkedCells.clear();
     }
     if (this.isStopped) return;
-    this.publish('system.mode', { from, to, reason });
+    this.pubsub.publish('system.mode', { from, to, reason });
     const signal = { type: 'mode' as const, from, to, reason };
     const visit = (cell: ActorCell) => {
       if (cell.behavior.onSignal !== undefined) cell.signal(signal);
@@ -356,6 +385,7 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
       this.state = 'stopped';
       this.snapshotting.close();
       this.asks.deadlines.failAll((ask) => ask.fail(new SystemStoppedError(this.name)));
+      await this.cluster?.close();
       this.log.flush?.();
     })());
   }
@@ -492,7 +522,7 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
   recordEscalation(cell: ActorCell, reason: ExitReason, failed: boolean): void {
     this.escalationLog.push({ path: cell.path, reason, at: Date.now(), decision: failed ? 'failed' : 'revive' });
     this.modes.escalated(cell.path);
-    if (!this.isStopped) this.publish('supervisor.escalated', { path: cell.path, supervisor: '/', decision: failed ? 'failed' : 'revive' });
+    if (!this.isStopped) this.pubsub.publish('supervisor.escalated', { path: cell.path, supervisor: '/', decision: failed ? 'failed' : 'revive' });
     this.log.error(
       { path: cell.path, err: typeof reason === 'object' ? loggableError(reason.error) : undefined, decision: failed ? 'fail-subtree' : 'revive' },
       failed
@@ -549,11 +579,50 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
    */
   publish(topic: string, data: unknown, options?: PublishOptions): void {
     this.pubsub.publish(topic, data, options);
+    if (this.cluster !== null) {
+      const source = options?.source;
+      this.cluster.publish(
+        topic,
+        data,
+        options?.priority ?? DEFAULT_PRIORITY,
+        source instanceof ActorRef ? source.path : source === undefined ? undefined : String(source),
+      );
+    }
   }
 
   /** @internal */
   publishFrom(topic: string, data: unknown, source: ActorCell, priority: number): void {
     this.pubsub.publishFrom(topic, data, source, priority);
+    if (this.cluster !== null) this.cluster.publish(topic, data, priority, source.path);
+  }
+
+  // ---- Cluster -------------------------------------------------------------------------
+
+  /** This node's name in its cluster (`cluster.node`), or undefined without one. */
+  get node(): string | undefined {
+    return this.clusterOptions?.node;
+  }
+
+  /**
+   * A ref to the actor at `path` on the node `node` of this system's cluster: `tell` and `ask`
+   * as to a local actor (timeouts, priorities, signals, typed errors by `code`). An ask to a node
+   * that is not connected fails at once with NodeDownError. ConfigError without a `cluster`, or
+   * for a bad node name or path.
+   *
+   * @example
+   * ```ts
+   * const pricer = system.remote<PriceQuery>('b', '/pricing/pricer');
+   * const quote = await pricer.ask({ symbol: 'BTC' }, { timeoutMs: 500 });
+   * ```
+   */
+  remote<M = unknown>(node: string, path: string): ActorRef<M> {
+    if (this.cluster === null)
+      throw new ConfigError('cluster', this.state === 'running' ? 'remote refs need ActorSystem.start({ cluster })' : 'the system has shut down');
+    checkNodeName('node', node);
+    if (typeof path !== 'string' || !path.startsWith('/') || path.length < 2 || path.endsWith('/') || path.includes('//')) {
+      throw new ConfigError('path', `must be an actor path such as '/trading/pricer' (got ${JSON.stringify(path)})`);
+    }
+    return new ActorRef<M>(this.cluster.target(node, path));
   }
 
   /**

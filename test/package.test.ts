@@ -222,7 +222,11 @@ describe(`the package ${PKG.name}, packed and installed in a host project`, () =
 
     mkdirSync(path.join(host, 'node_modules', '@types'), { recursive: true });
     writeFileSync(path.join(host, 'package.json'), JSON.stringify({ name: 'host', private: true, type: 'module' }));
-    const link = (name: string) => symlinkSync(path.join(ROOT, 'node_modules', name), path.join(host, 'node_modules', name), 'dir');
+    const link = (name: string) => {
+      const to = path.join(host, 'node_modules', name);
+      mkdirSync(path.dirname(to), { recursive: true }); // a scoped package (@nats-io/…) lives in its scope's folder
+      symlinkSync(path.join(ROOT, 'node_modules', name), to, 'dir');
+    };
     for (const name of Object.keys(PKG.dependencies)) link(name);
     const tarball = path.join(work, info!.filename);
     const installed = await run('npm', ['install', '--prefix', host, '--offline', '--ignore-scripts', '--no-audit', '--no-fund', tarball], {

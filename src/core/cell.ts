@@ -97,6 +97,8 @@ export class ActorCell extends Incarnation implements Target, ContextHost {
   }
 
   ask<R = unknown, T = unknown>(ref: ActorRef<T>, message: T, options?: AskOptions): Promise<R> {
+    // An actor of another node: its target makes the ask (no local deadlock detection or admission).
+    if (ref instanceof ActorRef && !(ref.target instanceof ActorCell)) return ref.target.askFromHere(message, options) as Promise<R>;
     let target: ActorCell;
     try {
       target = cellOf(ref);

@@ -57,6 +57,8 @@ const GENESIS_CODES = new Set([
   'NOT_A_SNAPSHOT_STORE',
   'ESCALATION',
   'SOCKET_IN_USE',
+  'NODE_DOWN',
+  'CLUSTER_UNREACHABLE',
 ]);
 
 /**
@@ -333,5 +335,43 @@ export class OverloadedError extends GenesisError {
 export class SocketInUseError extends GenesisError {
   constructor(readonly socket: string) {
     super('SOCKET_IN_USE', `${socket} is in use: a server listens on it (another host, or this one); stop it or choose another path`);
+  }
+}
+
+/**
+ * An ask to an actor on another node found nobody there: that node is not connected to the
+ * cluster (it stopped, crashed, or never joined). An ActorStoppedError, so one catch handles both.
+ *
+ * @example
+ * ```ts
+ * await system.remote('b', '/pricer').ask(query).catch((e) => e instanceof NodeDownError && e.node);   // 'b'
+ * ```
+ */
+export class NodeDownError extends ActorStoppedError {
+  constructor(
+    readonly node: string,
+    path: string,
+    message = `node ${node} is down: nobody answers for ${path} there`,
+  ) {
+    super(path, message);
+    (this as { code: string }).code = 'NODE_DOWN';
+  }
+}
+
+/**
+ * `ActorSystem.start({ cluster })` could not connect to any of the NATS servers given.
+ *
+ * @example
+ * ```ts
+ * await ActorSystem.start({ cluster: { servers: 'nats://127.0.0.1:4222', node: 'a' } });   // none listening: ClusterUnreachableError, e.servers
+ * ```
+ */
+export class ClusterUnreachableError extends GenesisError {
+  constructor(
+    readonly servers: string[],
+    why: string,
+    options?: { cause?: unknown },
+  ) {
+    super('CLUSTER_UNREACHABLE', `cannot join the cluster at ${servers.join(', ')}: ${why}`, options);
   }
 }

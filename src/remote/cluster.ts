@@ -1,0 +1,311 @@
+/**
+ * A node's membership of a cluster over NATS: it serves its actors to other nodes (one
+ * subscription on `genesis.actor.<node>.>`: a message without a reply subject is a tell, one with
+ * a reply subject an ask), carries pub/sub events across nodes (`genesis.event.<topic>`), and
+ * makes the targets of refs to actors elsewhere (RemoteTarget: the ref's seam, so the local path
+ * is untouched).
+ */
+import { connect, type Msg, type NatsConnection, RequestError, type Subscription } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import type { DeadLetters } from '../core/dead-letters.js';
+import { DEFAULT_PRIORITY } from '../core/mailbox.js';
+import { type ActorRef, type AskOptions, checkPriority, type Target } from '../core/ref.js';
+import type { BreakerState } from '../resilience/breaker.js';
+import { ActorStoppedError, ClusterUnreachableError, ConfigError, NodeDownError, SystemStoppedError, TimeoutError } from '../util/errors.js';
+import { checkObject, isAbortSignal, knownKeys, positiveNumber } from '../util/options.js';
+import type { ResolvedCluster } from './options.js';
+import {
+  ALL_EVENTS,
+  actorSubject,
+  decode,
+  encode,
+  errorFromWire,
+  errorToWire,
+  eventSubject,
+  nodeActorsSubject,
+  pathOfSubject,
+  topicOfSubject,
+  type WireError,
+} from './wire.js';
+
+/** What a cluster member needs of its system. */
+export interface ClusterHost {
+  readonly name: string;
+  readonly log: Logger;
+  readonly deadLetters: DeadLetters;
+  /** Default ask timeout (ms). */
+  readonly askTimeoutMs: number;
+  lookup(path: string): ActorRef | undefined;
+  /** An event from another node, for this node's subscribers only. */
+  deliverRemoteEvent(topic: string, data: unknown, priority: number, source: string | undefined): void;
+  /** The time left (ms) to the ask the running handler answers, if any: a remote ask made there gets no more. */
+  remainingDeadline(): number | undefined;
+}
+
+/** A request: [message, priority, timeoutMs]; a reply: [0, value] or [1, error]. */
+type AskRequest = [unknown, number, number];
+type AskReply = [0, unknown] | [1, WireError];
+/** An event: [data, priority, origin node, source path or null]. */
+type EventPayload = [unknown, number, string, string | null];
+
+const ASK_KEYS = ['timeoutMs', 'priority', 'signal'];
+/** NATS waits this much past the caller's deadline (the caller's own timer ends the ask first). */
+const REQUEST_GRACE_MS = 1000;
+
+export class Cluster {
+  private closing = false;
+  private readonly subscriptions: Subscription[] = [];
+  /** Asks from other nodes being handled here (shutdown waits for their replies). */
+  private readonly serving = new Set<Promise<void>>();
+
+  private constructor(
+    readonly node: string,
+    readonly servers: string[],
+    private readonly nc: NatsConnection,
+    private readonly host: ClusterHost,
+  ) {}
+
+  /** Connects and starts serving; ClusterUnreachableError naming the servers when none answers. */
+  static async join(options: ResolvedCluster, host: ClusterHost): Promise<Cluster> {
+    let nc: NatsConnection;
+    try {
+      nc = await connect({ servers: options.servers, name: `genesis:${host.name}:${options.node}`, timeout: options.connectTimeoutMs });
+    } catch (error) {
+      throw new ClusterUnreachableError(options.servers, error instanceof Error ? error.message : String(error), { cause: error });
+    }
+    const cluster = new Cluster(options.node, options.servers, nc, host);
+    cluster.serve();
+    // Subscriptions are registered on the server before start resolves: a node is reachable once joined.
+    await nc.flush();
+    host.log.info({ node: options.node, servers: options.servers }, `joined the cluster as node ${options.node}`);
+    return cluster;
+  }
+
+  get isOpen(): boolean {
+    return !this.closing && !this.nc.isClosed();
+  }
+
+  private serve(): void {
+    this.subscriptions.push(
+      this.nc.subscribe(nodeActorsSubject(this.node), { callback: (error, msg) => (error === null ? this.onActorMessage(msg) : this.onSubscriptionError(error)) }),
+      this.nc.subscribe(ALL_EVENTS, { callback: (error, msg) => (error === null ? this.onEvent(msg) : this.onSubscriptionError(error)) }),
+    );
+  }
+
+  private onSubscriptionError(error: Error): void {
+    if (!this.closing) this.host.log.warn({ err: error, node: this.node }, 'cluster subscription failed');
+  }
+
+  /** A tell (no reply subject) or an ask (a reply subject) from another node, to a local actor. */
+  private onActorMessage(msg: Msg): void {
+    const path = pathOfSubject(msg.subject);
+    if (msg.reply === undefined || msg.reply === '') {
+      let message: unknown;
+      let priority = DEFAULT_PRIORITY;
+      try {
+        [message, priority] = decode(msg.data) as [unknown, number];
+      } catch (error) {
+        this.host.log.warn({ err: error, path }, 'undecodable remote tell dropped');
+        return;
+      }
+      const ref = this.host.lookup(path);
+      if (ref === undefined) this.host.deadLetters.record(path, message, 'stopped');
+      else ref.tell(message, { priority });
+      return;
+    }
+    const served = this.answer(msg, path);
+    this.serving.add(served);
+    void served.finally(() => this.serving.delete(served));
+  }
+
+  private async answer(msg: Msg, path: string): Promise<void> {
+    let reply: AskReply;
+    try {
+      const [message, priority, timeoutMs] = decode(msg.data) as AskRequest;
+      const ref = this.host.lookup(path);
+      if (ref === undefined) throw new ActorStoppedError(path, `no actor at ${path} on node ${this.node}`);
+      reply = [0, await ref.ask(message, { priority, timeoutMs })];
+    } catch (error) {
+      reply = [1, errorToWire(error)];
+    }
+    let data: Uint8Array;
+    try {
+      data = encode(reply);
+    } catch (error) {
+      data = encode([1, errorToWire(new ConfigError('reply', `cannot be sent to another node: ${error instanceof Error ? error.message : String(error)}`))]);
+    }
+    try {
+      msg.respond(data);
+    } catch (error) {
+      this.host.log.debug({ err: error, path }, 'remote ask reply not sent (connection closing)');
+    }
+  }
+
+  /** An event published on another node: delivered to this node's subscribers (its own echoes ignored). */
+  private onEvent(msg: Msg): void {
+    let payload: EventPayload;
+    try {
+      payload = decode(msg.data) as EventPayload;
+    } catch (error) {
+      this.host.log.warn({ err: error, subject: msg.subject }, 'undecodable remote event dropped');
+      return;
+    }
+    const [data, priority, origin, source] = payload;
+    if (origin === this.node) return;
+    try {
+      this.host.deliverRemoteEvent(topicOfSubject(msg.subject), data, priority, source === null ? undefined : `${origin}:${source}`);
+    } catch (error) {
+      this.host.log.debug({ err: error, subject: msg.subject }, 'remote event not delivered');
+    }
+  }
+
+  /** Publishes a (locally published) event to the other nodes. */
+  publish(topic: string, data: unknown, priority: number, source: string | undefined): void {
+    if (!this.isOpen) return;
+    try {
+      this.nc.publish(eventSubject(topic), encode([data, priority, this.node, source ?? null] satisfies EventPayload));
+    } catch (error) {
+      this.host.log.warn({ err: error, topic }, `event ${topic} not sent to other nodes`);
+    }
+  }
+
+  /** The target of a ref to the actor at `path` on `node`. */
+  target(node: string, path: string): RemoteTarget {
+    return new RemoteTarget(this, node, path);
+  }
+
+  /** @internal A tell to another node: false when it could not be sent (it went to dead letters). */
+  sendTo(target: RemoteTarget, message: unknown, priority: number): boolean {
+    if (!this.isOpen) {
+      this.host.deadLetters.record(target.path, message, 'stopped');
+      return false;
+    }
+    try {
+      this.nc.publish(target.subject, encode([message, priority]));
+      return true;
+    } catch (error) {
+      this.host.deadLetters.record(target.path, message, 'undeliverable', error);
+      return false;
+    }
+  }
+
+  /** @internal An ask to another node: request/reply with the caller's deadline; never throws. */
+  askTo(target: RemoteTarget, message: unknown, options: AskOptions | undefined): Promise<unknown> {
+    let timeoutMs = this.host.askTimeoutMs;
+    let priority = DEFAULT_PRIORITY;
+    let signal: AbortSignal | undefined;
+    let data: Uint8Array;
+    try {
+      if (options !== undefined) {
+        checkObject('ask options', options);
+        knownKeys('ask options', options, ASK_KEYS);
+        if (options.timeoutMs !== undefined) timeoutMs = positiveNumber('timeoutMs', options.timeoutMs);
+        priority = checkPriority(options);
+        signal = options.signal;
+        if (signal !== undefined) {
+          if (!isAbortSignal(signal)) throw new ConfigError('signal', 'must be an AbortSignal');
+          if (signal.aborted) return Promise.reject(signal.reason);
+        }
+      }
+      if (!this.isOpen) throw new SystemStoppedError(this.host.name);
+      // Asked while answering an ask: no longer than that ask's caller waits.
+      const left = this.host.remainingDeadline();
+      if (left !== undefined) {
+        if (left <= 0) throw new TimeoutError(target.path, 0);
+        if (left < timeoutMs) timeoutMs = left;
+      }
+      data = encode([message, priority, timeoutMs] satisfies AskRequest);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const { path, node } = target;
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const finish = (error: unknown, value?: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        if (error === undefined) resolve(value);
+        else reject(error);
+      };
+      const onAbort = () => finish(signal!.reason);
+      // The caller's deadline is the caller's: its own timer, whatever the network does.
+      const timer = setTimeout(() => finish(new TimeoutError(path, timeoutMs)), timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.nc.request(target.subject, data, { timeout: timeoutMs + REQUEST_GRACE_MS }).then(
+        (msg) => {
+          let reply: AskReply;
+          try {
+            reply = decode(msg.data) as AskReply;
+          } catch (error) {
+            finish(error);
+            return;
+          }
+          if (reply[0] === 0) finish(undefined, reply[1]);
+          else finish(errorFromWire(reply[1]));
+        },
+        (error: unknown) => {
+          if (error instanceof RequestError && error.isNoResponders()) finish(new NodeDownError(node, path));
+          else if (this.closing || this.nc.isClosed()) finish(new SystemStoppedError(this.host.name));
+          else if (error instanceof Error && error.name === 'TimeoutError') finish(new TimeoutError(path, timeoutMs));
+          else finish(error);
+        },
+      );
+    });
+  }
+
+  /** Stops serving, waits for the replies to asks in progress, flushes and closes the connection. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    for (const sub of this.subscriptions) sub.unsubscribe();
+    await Promise.allSettled([...this.serving]);
+    try {
+      await this.nc.drain();
+    } catch (error) {
+      this.host.log.debug({ err: error }, 'cluster connection drain failed');
+      await this.nc.close().catch(() => {});
+    }
+  }
+}
+
+/** The target of a ref to an actor on another node: tells and asks go over NATS. */
+export class RemoteTarget implements Target {
+  readonly name: string;
+  readonly subject: string;
+
+  constructor(
+    private readonly cluster: Cluster,
+    readonly node: string,
+    readonly path: string,
+  ) {
+    this.name = path.slice(path.lastIndexOf('/') + 1);
+    this.subject = actorSubject(node, path);
+  }
+
+  /** While this node is in the cluster (whether that node lives is known by asking it). */
+  get isAlive(): boolean {
+    return this.cluster.isOpen;
+  }
+
+  get isActive(): boolean {
+    return this.cluster.isOpen;
+  }
+
+  get load(): number {
+    return 0;
+  }
+
+  get breakerState(): BreakerState | undefined {
+    return undefined;
+  }
+
+  send(message: unknown, priority: number): boolean {
+    return this.cluster.sendTo(this, message, priority);
+  }
+
+  askFromHere(message: unknown, options: AskOptions | undefined): Promise<unknown> {
+    return this.cluster.askTo(this, message, options);
+  }
+}

@@ -1,0 +1,263 @@
+/**
+ * Scale-out over a real nats-server (started here on a free loopback port): two nodes in this
+ * process, then a node in a child process that is killed. Nothing is mocked.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type ActorEvent,
+  type ActorSystem,
+  ActorStoppedError,
+  ClusterUnreachableError,
+  ConfigError,
+  defineActor,
+  NodeDownError,
+  NoReplyError,
+  realClock,
+  TimeoutError,
+} from '../../src/index.js';
+import { startSystem, until } from '../helpers.js';
+import { freePort, type NatsServer, startNatsServer } from './nats-server.js';
+
+type CounterMsg = { type: 'add'; n: number } | { type: 'get' } | { type: 'crash' } | { type: 'mute' } | { type: 'sleep'; ms: number } | { type: 'deadline' };
+
+const Counter = defineActor<number, CounterMsg>({
+  init: () => 0,
+  async receive(n, msg, ctx) {
+    switch (msg.type) {
+      case 'add':
+        return n + msg.n;
+      case 'get':
+        ctx.reply(n);
+        return;
+      case 'crash':
+        throw new Error('boom');
+      case 'mute':
+        return;
+      case 'sleep':
+        await new Promise((r) => setTimeout(r, msg.ms));
+        ctx.reply('slept');
+        return;
+      case 'deadline':
+        ctx.reply(ctx.deadline === undefined ? null : ctx.deadline - realClock.now());
+        return;
+    }
+  },
+});
+
+const Inbox = defineActor<ActorEvent[], never>({
+  init: () => [],
+  receive() {},
+  onEvent(events, event) {
+    events.push(event);
+  },
+});
+
+let nats: NatsServer;
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+});
+
+afterAll(async () => {
+  await nats?.stop();
+});
+
+function node(name: string, options: { askTimeoutMs?: number } = {}): Promise<ActorSystem> {
+  return startSystem({ name, ...options, cluster: { servers: nats.url, node: name } });
+}
+
+describe('cluster options', () => {
+  it('refuses unknown keys and bad values with ConfigError', async () => {
+    await expect(startSystem({ cluster: { servers: nats.url, node: 'a', nodes: 2 } as never })).rejects.toMatchObject({ option: 'cluster.nodes' });
+    await expect(startSystem({ cluster: { servers: nats.url, node: 'a.b' } })).rejects.toThrow(ConfigError);
+    await expect(startSystem({ cluster: { servers: [], node: 'a' } })).rejects.toMatchObject({ option: 'cluster.servers' });
+    await expect(startSystem({ cluster: { servers: nats.url, node: 'a', connectTimeoutMs: 0 } })).rejects.toMatchObject({ option: 'cluster.connectTimeoutMs' });
+  });
+
+  it('fails the start with ClusterUnreachableError naming the servers when none answers', async () => {
+    const url = `nats://127.0.0.1:${await freePort()}`;
+    const error = await startSystem({ cluster: { servers: url, node: 'a', connectTimeoutMs: 500 } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ClusterUnreachableError);
+    expect(error).toMatchObject({ code: 'CLUSTER_UNREACHABLE', servers: [url] });
+    expect((error as Error).message).toContain(url);
+  });
+
+  it('remote() needs a cluster, a node name and an actor path', async () => {
+    const alone = await startSystem();
+    expect(() => alone.remote('b', '/x')).toThrow(ConfigError);
+    const a = await node('a');
+    expect(a.node).toBe('a');
+    expect(() => a.remote('b.c', '/x')).toThrow(ConfigError);
+    expect(() => a.remote('b', 'x')).toThrow(ConfigError);
+    const ref = a.remote('b', '/trading/pricer');
+    expect([ref.path, ref.name, ref.alive]).toEqual(['/trading/pricer', 'pricer', true]);
+  });
+});
+
+describe('two nodes in one process', () => {
+  it('tells and asks an actor on the other node', async () => {
+    const [a, b] = [await node('a'), await node('b')];
+    b.spawn(Counter, { name: 'counter' });
+    const counter = a.remote<CounterMsg>('b', '/counter');
+    expect(counter.tell({ type: 'add', n: 2 })).toBe(true);
+    counter.tell({ type: 'add', n: 40 }, { priority: 1 });
+    expect(await counter.ask({ type: 'get' })).toBe(42);
+    // From inside a handler on a: ctx.ask and ctx.tell take a remote ref too.
+    const Forwarder = defineActor<null, CounterMsg>({
+      init: () => null,
+      async receive(_s, msg, ctx) {
+        ctx.tell(counter, { type: 'add', n: 1 });
+        ctx.reply(await ctx.ask(counter, msg));
+      },
+    });
+    expect(await a.spawn(Forwarder, { name: 'proxy' }).ask({ type: 'get' })).toBe(43);
+  });
+
+  it('carries odd names, and values msgpackr keeps (Map, Date, bigint)', async () => {
+    const [a, b] = [await node('a'), await node('b')];
+    const Echo = defineActor<null, unknown>({ init: () => null, receive: (_s, msg, ctx) => void ctx.reply(msg) });
+    const parent = b.spawn(Echo, { name: 'odd name.with*dots' });
+    b.spawn(Echo, { name: 'child>', parent });
+    const value = { when: new Date(0), m: new Map([[1, 'x']]), big: 2n ** 70n, list: [1, 'two', null] };
+    expect(await a.remote('b', '/odd name.with*dots').ask(value)).toEqual(value);
+    expect(await a.remote('b', '/odd name.with*dots/child>').ask('hi')).toBe('hi');
+  });
+
+  it('a remote error arrives as the same typed error', async () => {
+    const [a, b] = [await node('a'), await node('b')];
+    b.spawn(Counter, { name: 'counter' });
+    const counter = a.remote<CounterMsg>('b', '/counter');
+    const crash = await counter.ask({ type: 'crash' }).catch((e: unknown) => e);
+    expect(crash).toBeInstanceOf(ActorStoppedError);
+    expect(crash).toMatchObject({ code: 'ACTOR_STOPPED', crashed: true, path: '/counter' });
+    expect((crash as Error).cause).toMatchObject({ message: 'boom' });
+    await expect(counter.ask({ type: 'mute' })).rejects.toBeInstanceOf(NoReplyError);
+    await expect(counter.ask({ type: 'mute' })).rejects.toMatchObject({ code: 'NO_REPLY', path: '/counter' });
+    const missing = await a
+      .remote('b', '/nobody')
+      .ask('x')
+      .catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(ActorStoppedError);
+    expect(missing).toMatchObject({ code: 'ACTOR_STOPPED', path: '/nobody', crashed: false });
+    await expect(counter.ask({ type: 'get' }, { timeoutMs: -1 })).rejects.toBeInstanceOf(ConfigError);
+  });
+
+  it('a remote ask times out at the caller deadline, which the remote handler sees', async () => {
+    const [a, b] = [await node('a'), await node('b')];
+    b.spawn(Counter, { name: 'counter' });
+    const counter = a.remote<CounterMsg>('b', '/counter');
+    const left = (await counter.ask({ type: 'deadline' }, { timeoutMs: 800 })) as number;
+    expect(left).toBeGreaterThan(600);
+    expect(left).toBeLessThanOrEqual(800);
+    const started = performance.now();
+    const error = await counter.ask({ type: 'sleep', ms: 3000 }, { timeoutMs: 200 }).catch((e: unknown) => e);
+    const elapsed = performance.now() - started;
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(error).toMatchObject({ code: 'TIMEOUT', path: '/counter', timeoutMs: 200 });
+    expect(elapsed).toBeGreaterThanOrEqual(190);
+    expect(elapsed).toBeLessThan(700);
+    // The caller's signal ends it too.
+    const controller = new AbortController();
+    const asked = counter.ask({ type: 'sleep', ms: 3000 }, { signal: controller.signal });
+    controller.abort(new Error('gave up'));
+    await expect(asked).rejects.toThrow('gave up');
+  });
+
+  it('publish reaches subscribers on every node, once each', async () => {
+    const [a, b] = [await node('a'), await node('b')];
+    const here = a.spawn(Inbox, { name: 'inbox' });
+    const there = b.spawn(Inbox, { name: 'inbox' });
+    a.subscribe(here, 'news.*');
+    b.subscribe(there, 'news.*');
+    a.publish('news.tech', { title: 'NATS' }, { source: '/feed' });
+    await until(() => (b.getState('/inbox') as ActorEvent[]).length === 1);
+    expect(b.getState('/inbox')).toEqual([{ topic: 'news.tech', data: { title: 'NATS' }, source: 'a:/feed' }]);
+    b.publish('news.sport', 1);
+    await until(() => (a.getState('/inbox') as ActorEvent[]).length === 2);
+    await new Promise((r) => setTimeout(r, 50)); // no echo arrives late
+    expect(a.getState('/inbox')).toEqual([
+      { topic: 'news.tech', data: { title: 'NATS' }, source: '/feed' },
+      { topic: 'news.sport', data: 1 },
+    ]);
+    expect(b.getState('/inbox')).toHaveLength(2);
+    // The nodes' own system events stay on their node.
+    a.subscribe(here, 'actor.**');
+    b.spawn(Counter, { name: 'counter' }).tell({ type: 'crash' });
+    await until(() => (b.metrics().restarts.total ?? 0) === 1);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(a.getState('/inbox')).toHaveLength(2);
+  });
+
+  it('an ask to a node that is not there fails at once with NodeDownError', async () => {
+    const a = await node('a');
+    const started = performance.now();
+    const error = await a
+      .remote('ghost', '/x')
+      .ask('hello', { timeoutMs: 3000 })
+      .catch((e: unknown) => e);
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(error).toBeInstanceOf(NodeDownError);
+    expect(error).toBeInstanceOf(ActorStoppedError);
+    expect(error).toMatchObject({ code: 'NODE_DOWN', node: 'ghost', path: '/x' });
+  });
+
+  it('shutdown closes the connection: asks from a stopped node are refused', async () => {
+    const [a, b] = [await node('a'), await node('b')];
+    b.spawn(Counter, { name: 'counter' });
+    const counter = a.remote<CounterMsg>('b', '/counter');
+    expect(await counter.ask({ type: 'get' })).toBe(0);
+    await b.shutdown();
+    await expect(counter.ask({ type: 'get' })).rejects.toBeInstanceOf(NodeDownError);
+    await a.shutdown();
+    expect(counter.alive).toBe(false);
+    await expect(counter.ask({ type: 'get' })).rejects.toMatchObject({ code: 'SYSTEM_STOPPED' });
+    expect(counter.tell({ type: 'add', n: 1 })).toBe(false);
+  });
+});
+
+describe('a node in another process', () => {
+  const CHILD = new URL('./node-child.ts', import.meta.url).pathname;
+
+  it('serves asks, tells and events across processes; killed, its asks fail fast with NodeDownError', async () => {
+    const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CHILD, nats.url, 'b'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const lines: string[] = [];
+      createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
+      await until(() => lines.includes('ready'), 15_000);
+      const a = await node('a');
+      const echo = a.remote('b', '/echo');
+      expect(await echo.ask({ hello: [1, 2] })).toEqual({ node: 'b', echo: { hello: [1, 2] } });
+      await expect(echo.ask('crash')).rejects.toMatchObject({ code: 'ACTOR_STOPPED', crashed: true, path: '/echo' });
+      await expect(echo.ask({ sleep: 2000 }, { timeoutMs: 150 })).rejects.toBeInstanceOf(TimeoutError);
+      // Events both ways.
+      a.publish('news.hi', { n: 1 });
+      await until(() => lines.some((l) => l.startsWith('event news.hi')), 3000);
+      expect(lines).toContain('event news.hi {"n":1} -');
+      const inbox = a.spawn(Inbox, { name: 'inbox' });
+      a.subscribe(inbox, 'from.*');
+      expect(a.remote('b', '/listener').tell('go')).toBe(true);
+      await until(() => (a.getState('/inbox') as ActorEvent[]).length === 1, 3000);
+      expect(a.getState('/inbox')).toEqual([{ topic: 'from.b', data: { hello: 'b' }, source: 'b:/listener' }]);
+      // Killed: the server drops its subscriptions, and the next ask fails at once.
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+      let error: unknown;
+      for (let i = 0; i < 20; i++) {
+        const started = performance.now();
+        error = await echo.ask('anyone?', { timeoutMs: 2000 }).catch((e: unknown) => e);
+        if (error instanceof NodeDownError) {
+          expect(performance.now() - started).toBeLessThan(500);
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(error).toBeInstanceOf(NodeDownError);
+      expect(error).toMatchObject({ code: 'NODE_DOWN', node: 'b', path: '/echo' });
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }, 30_000);
+});

@@ -1,0 +1,36 @@
+/**
+ * A cluster node in its own process, for the remote tests. argv: <nats url> <node name>.
+ * Serves /echo (replies what it gets; 'crash' crashes it; { sleep } waits that long first) and
+ * /sink (an ask of 'count' tells how many tells it got); publishes `from.<node>` on 'go'; writes
+ * "ready" once joined, "event <topic> <json>" for each event it receives.
+ */
+import { ActorSystem, defineActor } from '../../src/index.js';
+
+const [url, node] = process.argv.slice(2);
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+const Echo = defineActor<null, unknown>({
+  init: () => null,
+  async receive(_state, msg, ctx) {
+    if (msg === 'crash') throw new Error('boom');
+    if (typeof msg === 'object' && msg !== null && 'sleep' in msg) await new Promise((r) => setTimeout(r, (msg as { sleep: number }).sleep));
+    ctx.reply({ node, echo: msg });
+  },
+});
+
+const Listener = defineActor<null, unknown>({
+  init: () => null,
+  receive(_state, msg, ctx) {
+    if (msg === 'go') ctx.publish(`from.${node}`, { hello: node });
+  },
+  onEvent(_state, event) {
+    out(`event ${event.topic} ${JSON.stringify(event.data)} ${event.source ?? '-'}`);
+  },
+});
+
+const system = await ActorSystem.start({ name: `node-${node}`, store: false, logger: { level: 'silent' }, cluster: { servers: url!, node: node! } });
+system.spawn(Echo, { name: 'echo' });
+const listener = system.spawn(Listener, { name: 'listener' });
+system.subscribe(listener, 'news.**');
+out('ready');
+process.on('SIGTERM', () => void system.shutdown().then(() => process.exit(0)));
