@@ -40,7 +40,8 @@ export interface DownSignal {
   type: 'down';
   /** The actor that stopped. */
   ref: ActorRef;
-  reason: ExitReason;
+  /** Why it stopped; `'nodedown'`: the node of a remote actor went silent or shut down. */
+  reason: ExitReason | 'nodedown';
 }
 
 /**

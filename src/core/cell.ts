@@ -177,6 +177,12 @@ export class ActorCell extends Incarnation implements Target, ContextHost {
   }
 
   watch(ref: ActorRef): void {
+    // An actor of another node: its target tells this one when that node is gone.
+    const remote = ref instanceof ActorRef ? ref.target : undefined;
+    if (remote?.watchBy !== undefined) {
+      remote.watchBy(this, ref);
+      return;
+    }
     const target = cellOf(ref);
     if (target.status >= Status.Stopped) {
       this.signal({ type: 'down', ref, reason: target.exitReason ?? 'normal' });
@@ -188,6 +194,11 @@ export class ActorCell extends Incarnation implements Target, ContextHost {
   }
 
   unwatch(ref: ActorRef): void {
+    const remote = ref instanceof ActorRef ? ref.target : undefined;
+    if (remote?.unwatchBy !== undefined) {
+      remote.unwatchBy(this);
+      return;
+    }
     const target = cellOf(ref);
     target.watchers?.delete(this);
     this.lifecycle?.watching?.delete(target as this);

@@ -56,6 +56,16 @@ export interface Target {
   send(message: unknown, priority: number): boolean;
   /** An ask from whoever is running now (an actor's handler, or the host). */
   askFromHere(message: unknown, options: AskOptions | undefined): Promise<unknown>;
+  /** A target of another node: `watcher` gets `down` (as `ref`) once it is gone. */
+  watchBy?(watcher: RemoteWatcher, ref: ActorRef): void;
+  unwatchBy?(watcher: RemoteWatcher): void;
+}
+
+/** An actor watching a target of another node. */
+export interface RemoteWatcher {
+  readonly isAlive: boolean;
+  /** A DownSignal (written out here: actor.ts imports this file). */
+  signal(signal: { type: 'down'; ref: ActorRef; reason: 'nodedown' }): void;
 }
 
 /** The priority in tell/ask/publish options (validated); other keys are checked by the caller. */

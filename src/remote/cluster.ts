@@ -4,24 +4,31 @@
  * a reply subject an ask), carries pub/sub events across nodes (`genesis.event.<topic>`), and
  * makes the targets of refs to actors elsewhere (RemoteTarget: the ref's seam, so the local path
  * is untouched).
+ *
+ * Failure detection: every node publishes a heartbeat on `genesis.node.<node>` each `heartbeatMs`
+ * and a goodbye when it shuts down. A node heard from and then silent for `downAfterMs` (or gone
+ * with a goodbye) is down: its watchers get `down` with reason 'nodedown', asks in flight to it
+ * fail with NodeDownError at once, and so do new ones until it is heard from again.
  */
 import { connect, type Msg, type NatsConnection, RequestError, type Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { DeadLetters } from '../core/dead-letters.js';
 import { DEFAULT_PRIORITY } from '../core/mailbox.js';
-import { type ActorRef, type AskOptions, checkPriority, type Target } from '../core/ref.js';
+import { type ActorRef, type AskOptions, checkPriority, type RemoteWatcher, type Target } from '../core/ref.js';
 import type { BreakerState } from '../resilience/breaker.js';
 import { ActorStoppedError, ClusterUnreachableError, ConfigError, NodeDownError, SystemStoppedError, TimeoutError } from '../util/errors.js';
 import { checkObject, isAbortSignal, knownKeys, positiveNumber } from '../util/options.js';
 import type { ResolvedCluster } from './options.js';
 import {
   ALL_EVENTS,
+  ALL_HEARTBEATS,
   actorSubject,
   decode,
   encode,
   errorFromWire,
   errorToWire,
   eventSubject,
+  heartbeatSubject,
   nodeActorsSubject,
   pathOfSubject,
   topicOfSubject,
@@ -47,6 +54,8 @@ type AskRequest = [unknown, number, number];
 type AskReply = [0, unknown] | [1, WireError];
 /** An event: [data, priority, origin node, source path or null]. */
 type EventPayload = [unknown, number, string, string | null];
+/** A heartbeat: [node, 0] (alive) or [node, 1] (goodbye: shutting down). */
+type Heartbeat = [string, 0 | 1];
 
 const ASK_KEYS = ['timeoutMs', 'priority', 'signal'];
 /** NATS waits this much past the caller's deadline (the caller's own timer ends the ask first). */
@@ -57,13 +66,29 @@ export class Cluster {
   private readonly subscriptions: Subscription[] = [];
   /** Asks from other nodes being handled here (shutdown waits for their replies). */
   private readonly serving = new Set<Promise<void>>();
+  /** When (performance.now()) each other node was last heard from (or first watched). */
+  private readonly lastHeard = new Map<string, number>();
+  /** Nodes known to be down (until heard from again). */
+  private readonly downNodes = new Set<string>();
+  /** Watches of actors on other nodes: node → watcher → path → the ref watched. */
+  private readonly watches = new Map<string, Map<RemoteWatcher, Map<string, ActorRef>>>();
+  /** Asks in flight to each node: each fails with NodeDownError when it is called. */
+  private readonly inFlight = new Map<string, Set<() => void>>();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private lastTick = performance.now();
+  private readonly heartbeatMs: number;
+  private readonly downAfterMs: number;
 
   private constructor(
     readonly node: string,
     readonly servers: string[],
     private readonly nc: NatsConnection,
     private readonly host: ClusterHost,
-  ) {}
+    options: ResolvedCluster,
+  ) {
+    this.heartbeatMs = options.heartbeatMs;
+    this.downAfterMs = options.downAfterMs;
+  }
 
   /** Connects and starts serving; ClusterUnreachableError naming the servers when none answers. */
   static async join(options: ResolvedCluster, host: ClusterHost): Promise<Cluster> {
@@ -73,8 +98,11 @@ export class Cluster {
     } catch (error) {
       throw new ClusterUnreachableError(options.servers, error instanceof Error ? error.message : String(error), { cause: error });
     }
-    const cluster = new Cluster(options.node, options.servers, nc, host);
+    const cluster = new Cluster(options.node, options.servers, nc, host, options);
     cluster.serve();
+    cluster.beat(0);
+    cluster.heartbeat = setInterval(() => cluster.tick(), cluster.heartbeatMs);
+    cluster.heartbeat.unref();
     // Subscriptions are registered on the server before start resolves: a node is reachable once joined.
     await nc.flush();
     host.log.info({ node: options.node, servers: options.servers }, `joined the cluster as node ${options.node}`);
@@ -89,7 +117,105 @@ export class Cluster {
     this.subscriptions.push(
       this.nc.subscribe(nodeActorsSubject(this.node), { callback: (error, msg) => (error === null ? this.onActorMessage(msg) : this.onSubscriptionError(error)) }),
       this.nc.subscribe(ALL_EVENTS, { callback: (error, msg) => (error === null ? this.onEvent(msg) : this.onSubscriptionError(error)) }),
+      this.nc.subscribe(ALL_HEARTBEATS, { callback: (error, msg) => (error === null ? this.onHeartbeat(msg) : this.onSubscriptionError(error)) }),
     );
+  }
+
+  // ---- Failure detection ---------------------------------------------------------------
+
+  private beat(kind: 0 | 1): void {
+    try {
+      this.nc.publish(heartbeatSubject(this.node), encode([this.node, kind] satisfies Heartbeat));
+    } catch (error) {
+      this.host.log.debug({ err: error }, 'heartbeat not sent');
+    }
+  }
+
+  /** Each heartbeatMs: tells the others this node lives, and finds the nodes gone silent. */
+  private tick(): void {
+    if (!this.isOpen) return;
+    this.beat(0);
+    const now = performance.now();
+    // This process was paused (a long handler, a GC): the heartbeats that came meanwhile are not
+    // read yet, so silence is not held against anyone for that pause.
+    if (now - this.lastTick > this.downAfterMs / 2) {
+      for (const [node, heard] of this.lastHeard) this.lastHeard.set(node, Math.max(heard, now - this.heartbeatMs));
+    }
+    this.lastTick = now;
+    for (const [node, heard] of this.lastHeard) if (now - heard > this.downAfterMs) this.nodeDown(node, `silent for ${Math.round(now - heard)} ms`);
+    for (const byWatcher of this.watches.values()) for (const watcher of byWatcher.keys()) if (!watcher.isAlive) byWatcher.delete(watcher);
+  }
+
+  private onHeartbeat(msg: Msg): void {
+    let node: string;
+    let kind: 0 | 1;
+    try {
+      [node, kind] = decode(msg.data) as Heartbeat;
+    } catch (error) {
+      this.host.log.warn({ err: error, subject: msg.subject }, 'undecodable heartbeat dropped');
+      return;
+    }
+    if (node === this.node || this.closing) return;
+    if (kind === 1) {
+      this.nodeDown(node, 'shut down');
+      return;
+    }
+    this.lastHeard.set(node, performance.now());
+    if (this.downNodes.delete(node)) this.host.log.info({ node }, `node ${node} is up again`);
+  }
+
+  /** Is `node` known to be down? */
+  isDown(node: string): boolean {
+    return this.downNodes.has(node);
+  }
+
+  private nodeDown(node: string, why: string): void {
+    this.lastHeard.delete(node);
+    if (this.downNodes.has(node)) return;
+    this.downNodes.add(node);
+    this.host.log.warn({ node, why }, `node ${node} is down (${why})`);
+    const asks = this.inFlight.get(node);
+    if (asks !== undefined) {
+      this.inFlight.delete(node);
+      for (const fail of asks) fail();
+    }
+    const watches = this.watches.get(node);
+    if (watches !== undefined) {
+      this.watches.delete(node);
+      for (const [watcher, refs] of watches) {
+        if (!watcher.isAlive) continue;
+        for (const ref of refs.values()) watcher.signal({ type: 'down', ref, reason: 'nodedown' });
+      }
+    }
+  }
+
+  /** @internal `watcher` gets `down` (reason 'nodedown') once `target`'s node is down (at once if it is). */
+  watch(target: RemoteTarget, watcher: RemoteWatcher, ref: ActorRef): void {
+    const { node, path } = target;
+    if (this.downNodes.has(node) || !this.isOpen) {
+      watcher.signal({ type: 'down', ref, reason: 'nodedown' });
+      return;
+    }
+    this.expect(node);
+    let byWatcher = this.watches.get(node);
+    if (byWatcher === undefined) this.watches.set(node, (byWatcher = new Map()));
+    let refs = byWatcher.get(watcher);
+    if (refs === undefined) byWatcher.set(watcher, (refs = new Map()));
+    refs.set(path, ref);
+  }
+
+  /** A node never heard from gets downAfterMs from now to show up (this node always lives). */
+  private expect(node: string): void {
+    if (node !== this.node && !this.lastHeard.has(node)) this.lastHeard.set(node, performance.now());
+  }
+
+  /** @internal */
+  unwatch(target: RemoteTarget, watcher: RemoteWatcher): void {
+    const byWatcher = this.watches.get(target.node);
+    const refs = byWatcher?.get(watcher);
+    if (refs === undefined) return;
+    refs.delete(target.path);
+    if (refs.size === 0) byWatcher!.delete(watcher);
   }
 
   private onSubscriptionError(error: Error): void {
@@ -208,6 +334,8 @@ export class Cluster {
         }
       }
       if (!this.isOpen) throw new SystemStoppedError(this.host.name);
+      if (this.downNodes.has(target.node)) throw new NodeDownError(target.node, target.path);
+      this.expect(target.node);
       // Asked while answering an ask: no longer than that ask's caller waits.
       const left = this.host.remainingDeadline();
       if (left !== undefined) {
@@ -221,15 +349,22 @@ export class Cluster {
     const { path, node } = target;
     return new Promise((resolve, reject) => {
       let settled = false;
+      let inFlight = this.inFlight.get(node);
+      if (inFlight === undefined) this.inFlight.set(node, (inFlight = new Set()));
+      const asks = inFlight;
       const finish = (error: unknown, value?: unknown) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
+        asks.delete(onNodeDown);
         if (error === undefined) resolve(value);
         else reject(error);
       };
       const onAbort = () => finish(signal!.reason);
+      // The node found down while this ask waits: it fails now, not at its deadline.
+      const onNodeDown = () => finish(new NodeDownError(node, path));
+      asks.add(onNodeDown);
       // The caller's deadline is the caller's: its own timer, whatever the network does.
       const timer = setTimeout(() => finish(new TimeoutError(path, timeoutMs)), timeoutMs);
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -258,6 +393,9 @@ export class Cluster {
   /** Stops serving, waits for the replies to asks in progress, flushes and closes the connection. */
   async close(): Promise<void> {
     if (this.closing) return;
+    clearInterval(this.heartbeat);
+    // The others learn at once that this node is gone (not after downAfterMs).
+    if (!this.nc.isClosed()) this.beat(1);
     this.closing = true;
     for (const sub of this.subscriptions) sub.unsubscribe();
     await Promise.allSettled([...this.serving]);
@@ -284,9 +422,9 @@ export class RemoteTarget implements Target {
     this.subject = actorSubject(node, path);
   }
 
-  /** While this node is in the cluster (whether that node lives is known by asking it). */
+  /** While this node is in the cluster and that node is not known to be down. */
   get isAlive(): boolean {
-    return this.cluster.isOpen;
+    return this.cluster.isOpen && !this.cluster.isDown(this.node);
   }
 
   get isActive(): boolean {
@@ -307,5 +445,13 @@ export class RemoteTarget implements Target {
 
   askFromHere(message: unknown, options: AskOptions | undefined): Promise<unknown> {
     return this.cluster.askTo(this, message, options);
+  }
+
+  watchBy(watcher: RemoteWatcher, ref: ActorRef): void {
+    this.cluster.watch(this, watcher, ref);
+  }
+
+  unwatchBy(watcher: RemoteWatcher): void {
+    this.cluster.unwatch(this, watcher);
   }
 }

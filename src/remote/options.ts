@@ -17,12 +17,18 @@ export interface ClusterOptions {
   node: string;
   /** How long to try to connect before the start fails (ms), 5000. */
   connectTimeoutMs?: number;
+  /** How often this node tells the others it lives (ms), 250. */
+  heartbeatMs?: number;
+  /** A node not heard from for this long (ms) is down, 1000: at least twice `heartbeatMs`. */
+  downAfterMs?: number;
 }
 
 export interface ResolvedCluster {
   servers: string[];
   node: string;
   connectTimeoutMs: number;
+  heartbeatMs: number;
+  downAfterMs: number;
 }
 
 const NODE_NAME = /^[A-Za-z0-9_-]+$/;
@@ -37,15 +43,22 @@ export function checkNodeName(option: string, node: unknown): string {
 
 export function resolveCluster(cluster: unknown): ResolvedCluster {
   checkObject('cluster', cluster);
-  knownKeys('cluster', cluster, ['servers', 'node', 'connectTimeoutMs']);
+  knownKeys('cluster', cluster, ['servers', 'node', 'connectTimeoutMs', 'heartbeatMs', 'downAfterMs']);
   const options = cluster as Partial<ClusterOptions>;
   const servers = typeof options.servers === 'string' ? [options.servers] : options.servers;
   if (!Array.isArray(servers) || servers.length === 0 || !servers.every((s) => typeof s === 'string' && s.length > 0 && !/\s/.test(s))) {
     throw new ConfigError('cluster.servers', `must be a server URL or a non-empty array of them (got ${show(options.servers)})`);
   }
+  const heartbeatMs = options.heartbeatMs === undefined ? 250 : positiveNumber('cluster.heartbeatMs', options.heartbeatMs);
+  const downAfterMs = options.downAfterMs === undefined ? Math.max(1000, 2 * heartbeatMs) : positiveNumber('cluster.downAfterMs', options.downAfterMs);
+  if (downAfterMs < 2 * heartbeatMs) {
+    throw new ConfigError('cluster.downAfterMs', `must be at least twice cluster.heartbeatMs (${heartbeatMs} ms): got ${downAfterMs}`);
+  }
   return {
     servers: [...servers],
     node: checkNodeName('cluster.node', options.node),
     connectTimeoutMs: options.connectTimeoutMs === undefined ? 5000 : positiveNumber('cluster.connectTimeoutMs', options.connectTimeoutMs),
+    heartbeatMs,
+    downAfterMs,
   };
 }

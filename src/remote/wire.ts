@@ -74,6 +74,13 @@ export function eventSubject(topic: string): string {
   return `${PREFIX}.event.${topic.split('.').map(token).join('.')}`;
 }
 
+/** The subject `node`'s heartbeats (and its goodbye) travel on. */
+export function heartbeatSubject(node: string): string {
+  return `${PREFIX}.node.${node}`;
+}
+
+export const ALL_HEARTBEATS = `${PREFIX}.node.*`;
+
 export const ALL_EVENTS = `${PREFIX}.event.>`;
 
 export function topicOfSubject(subject: string): string {

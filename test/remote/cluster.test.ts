@@ -7,10 +7,12 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ActorEvent,
+  type ActorRef,
   type ActorSystem,
   ActorStoppedError,
   ClusterUnreachableError,
   ConfigError,
+  type DownSignal,
   defineActor,
   NodeDownError,
   NoReplyError,
@@ -54,6 +56,22 @@ const Inbox = defineActor<ActorEvent[], never>({
   },
 });
 
+/** Watches the refs it is told; keeps each `down` it gets, with when it came. */
+const Watcher = defineActor<{ downs: Array<{ path: string; reason: unknown; at: number }> }, { watch?: ActorRef; unwatch?: ActorRef }>({
+  init: () => ({ downs: [] }),
+  receive(_state, msg, ctx) {
+    if (msg.watch) ctx.watch(msg.watch);
+    if (msg.unwatch) ctx.unwatch(msg.unwatch);
+  },
+  onSignal(state, signal: DownSignal) {
+    state.downs.push({ path: signal.ref.path, reason: signal.reason, at: performance.now() });
+  },
+});
+
+function downsOf(system: ActorSystem, path = '/watcher'): Array<{ path: string; reason: unknown; at: number }> {
+  return (system.getState(path) as { downs: Array<{ path: string; reason: unknown; at: number }> }).downs;
+}
+
 let nats: NatsServer;
 
 beforeAll(async () => {
@@ -74,6 +92,10 @@ describe('cluster options', () => {
     await expect(startSystem({ cluster: { servers: nats.url, node: 'a.b' } })).rejects.toThrow(ConfigError);
     await expect(startSystem({ cluster: { servers: [], node: 'a' } })).rejects.toMatchObject({ option: 'cluster.servers' });
     await expect(startSystem({ cluster: { servers: nats.url, node: 'a', connectTimeoutMs: 0 } })).rejects.toMatchObject({ option: 'cluster.connectTimeoutMs' });
+    await expect(startSystem({ cluster: { servers: nats.url, node: 'a', heartbeatMs: 0 } })).rejects.toMatchObject({ option: 'cluster.heartbeatMs' });
+    await expect(startSystem({ cluster: { servers: nats.url, node: 'a', heartbeatMs: 300, downAfterMs: 500 } })).rejects.toMatchObject({
+      option: 'cluster.downAfterMs',
+    });
   });
 
   it('fails the start with ClusterUnreachableError naming the servers when none answers', async () => {
@@ -217,6 +239,47 @@ describe('two nodes in one process', () => {
   });
 });
 
+describe('node failure detection', () => {
+  it('a graceful shutdown: watchers get down (nodedown) at once, asks fail with NodeDownError', async () => {
+    const [a, b] = [await node('a'), await node('b')];
+    b.spawn(Counter, { name: 'counter' });
+    const counter = a.remote<CounterMsg>('b', '/counter');
+    expect(await counter.ask({ type: 'get' })).toBe(0);
+    const watcher = a.spawn(Watcher, { name: 'watcher' });
+    const other = a.remote('b', '/other');
+    watcher.tell({ watch: counter });
+    watcher.tell({ watch: other });
+    watcher.tell({ unwatch: other });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(downsOf(a)).toEqual([]);
+    const started = performance.now();
+    await b.shutdown();
+    await until(() => downsOf(a).length === 1, 2000);
+    expect(downsOf(a)[0]!.at - started).toBeLessThan(500);
+    expect(downsOf(a)).toMatchObject([{ path: '/counter', reason: 'nodedown' }]);
+    expect(counter.alive).toBe(false);
+    await expect(counter.ask({ type: 'get' })).rejects.toMatchObject({ code: 'NODE_DOWN', node: 'b', path: '/counter' });
+    // Watching an actor of a node already down: down at once.
+    watcher.tell({ watch: a.remote('b', '/late') });
+    await until(() => downsOf(a).length === 2, 1000);
+    expect(downsOf(a)[1]).toMatchObject({ path: '/late', reason: 'nodedown' });
+    // The node back under the same name: up again.
+    const b2 = await node('b');
+    b2.spawn(Counter, { name: 'counter' });
+    await until(() => counter.alive, 2000);
+    expect(await counter.ask({ type: 'get' })).toBe(0);
+  });
+
+  it('a node never heard from is down once downAfterMs has passed', async () => {
+    const a = await startSystem({ name: 'a', cluster: { servers: nats.url, node: 'a', heartbeatMs: 50, downAfterMs: 200 } });
+    a.spawn(Watcher, { name: 'watcher' }).tell({ watch: a.remote('nobody', '/x') });
+    const started = performance.now();
+    await until(() => downsOf(a).length === 1, 2000);
+    expect(performance.now() - started).toBeLessThan(600);
+    expect(downsOf(a)).toMatchObject([{ path: '/x', reason: 'nodedown' }]);
+  });
+});
+
 describe('a node in another process', () => {
   const CHILD = new URL('./node-child.ts', import.meta.url).pathname;
 
@@ -256,6 +319,37 @@ describe('a node in another process', () => {
       }
       expect(error).toBeInstanceOf(NodeDownError);
       expect(error).toMatchObject({ code: 'NODE_DOWN', node: 'b', path: '/echo' });
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }, 30_000);
+
+  it('killed (SIGKILL): watchers get down (nodedown) within downAfterMs, asks in flight fail then', async () => {
+    const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CHILD, nats.url, 'c'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const lines: string[] = [];
+      createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
+      await until(() => lines.includes('ready'), 15_000);
+      const a = await node('a'); // downAfterMs 1000 by default
+      const echo = a.remote('c', '/echo');
+      expect(await echo.ask('hi')).toEqual({ node: 'c', echo: 'hi' });
+      a.spawn(Watcher, { name: 'watcher' }).tell({ watch: echo });
+      const inFlight = echo.ask({ sleep: 10_000 }, { timeoutMs: 20_000 }).catch((e: unknown) => e);
+      await new Promise((r) => setTimeout(r, 100));
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      const killed = performance.now();
+      await exited;
+      const error = await inFlight;
+      expect(error).toBeInstanceOf(NodeDownError);
+      expect(error).toMatchObject({ code: 'NODE_DOWN', node: 'c', path: '/echo' });
+      await until(() => downsOf(a).length === 1, 3000);
+      const after = downsOf(a)[0]!.at - killed;
+      expect(after).toBeLessThan(1000 + 250 + 400);
+      expect(downsOf(a)).toMatchObject([{ path: '/echo', reason: 'nodedown' }]);
+      const started = performance.now();
+      await expect(echo.ask('anyone?', { timeoutMs: 5000 })).rejects.toBeInstanceOf(NodeDownError);
+      expect(performance.now() - started).toBeLessThan(100);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
