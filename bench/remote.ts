@@ -20,7 +20,7 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { spawnChild, startNatsServer } from '../supervisors/cluster-nats.js';
+import { requireNatsServer, spawnChild, startNatsServer } from '../supervisors/cluster-nats.js';
 import { type ActorRef, ActorSystem, defineActor } from '../src/index.js';
 import { median, percentiles } from './harness.js';
 
@@ -164,6 +164,7 @@ async function main(rounds: number): Promise<void> {
     process.exit(2);
   }
   const started = performance.now();
+  requireNatsServer();
   const nats = await startNatsServer();
   const b = spawnChild(fileURLToPath(import.meta.url), ['--child', nats.url]);
   try {

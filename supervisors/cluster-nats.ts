@@ -1,6 +1,6 @@
 /**
- * A nats-server for the cluster demo and the remote benchmark, on a free loopback port, and
- * children run under tsx; the same approach as test/remote/nats-server.ts.
+ * A nats-server on a free loopback port — for the cluster demo, the remote benchmark and the
+ * cluster tests — and children run under tsx.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createServer, Socket } from 'node:net';
@@ -11,7 +11,8 @@ export interface NatsServer {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
+/** A loopback port nobody listens on. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -43,8 +44,8 @@ export function requireNatsServer(): void {
   }
 }
 
+/** Starts nats-server on a free loopback port; resolves once it accepts connections. */
 export async function startNatsServer(): Promise<NatsServer> {
-  requireNatsServer();
   const port = await freePort();
   const proc: ChildProcess = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

@@ -12,7 +12,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { type Child, spawnChild, startNatsServer } from './cluster-nats.js';
+import { type Child, requireNatsServer, spawnChild, startNatsServer } from './cluster-nats.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '4' } } });
 const phase = Number(values.seconds);
@@ -37,6 +37,7 @@ const script = fileURLToPath(new URL('./cluster-node.ts', import.meta.url));
 const started = performance.now();
 const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1).padStart(4)}s`;
 
+requireNatsServer();
 const nats = await startNatsServer();
 console.log(`${elapsed()}  nats-server on ${nats.url}`);
 

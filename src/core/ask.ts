@@ -180,7 +180,7 @@ export class PendingAsk extends DeadlineEntry {
     const { fallback, message } = this.essential!;
     let value: unknown;
     try {
-      value = typeof fallback === 'function' ? fallback(message) : fallback;
+      value = essentialAnswer(fallback, message);
     } catch {
       return false;
     }
@@ -221,6 +221,11 @@ export class PendingAsk extends DeadlineEntry {
     if (this.deferredBy !== null) this.deferredBy.deferred?.delete(this);
     if (this.onSettle !== null) this.onSettle();
   }
+}
+
+/** An essential actor's answer from its fallback: a value, or a function of the message. May throw. */
+export function essentialAnswer(fallback: unknown, message: unknown): unknown {
+  return typeof fallback === 'function' ? fallback(message) : fallback;
 }
 
 const NOT_FAILED: unique symbol = Symbol('genesis.notFailed');

@@ -6,16 +6,13 @@
 import { attemptServed } from '../resilience/attempt.js';
 import { Admission, Breaker, type ResolvedBreakerOptions } from '../resilience/breaker.js';
 import type { Clock } from '../util/clock.js';
-import { CircuitOpenError, ConfigError, DeadlockError, OverloadedError, SystemStoppedError, TimeoutError } from '../util/errors.js';
-import { checkObject, isAbortSignal, knownKeys, positiveNumber } from '../util/options.js';
+import { CircuitOpenError, DeadlockError, OverloadedError, SystemStoppedError, TimeoutError } from '../util/errors.js';
 import { DeadlineQueue } from '../util/deadline-queue.js';
-import { PendingAsk } from './ask.js';
+import { essentialAnswer, PendingAsk } from './ask.js';
 import type { ActorCell } from './cell.js';
 import { trackedRun } from './handler-scope.js';
 import { DEFAULT_PRIORITY } from './mailbox.js';
-import { type AskOptions, checkPriority } from './ref.js';
-
-const ASK_KEYS = ['timeoutMs', 'priority', 'signal'];
+import { type AskOptions, askOptionsRead, readAskOptions } from './ref.js';
 
 /** What asking needs of the system. */
 export interface AskHost {
@@ -65,15 +62,9 @@ export class Asks {
     let priority = DEFAULT_PRIORITY;
     let signal: AbortSignal | undefined;
     if (options !== undefined) {
-      checkObject('ask options', options);
-      knownKeys('ask options', options, ASK_KEYS);
-      if (options.timeoutMs !== undefined) timeoutMs = positiveNumber('timeoutMs', options.timeoutMs);
-      priority = checkPriority(options);
-      signal = options.signal;
-      if (signal !== undefined) {
-        if (!isAbortSignal(signal)) throw new ConfigError('signal', 'must be an AbortSignal');
-        if (signal.aborted) return Promise.reject(signal.reason);
-      }
+      readAskOptions(options, timeoutMs);
+      ({ timeoutMs, priority, signal } = askOptionsRead);
+      if (signal?.aborted) return Promise.reject(signal.reason);
     }
     // After an await inside an async handler there is no synchronous caller: its tracked run says
     // which actor is asking.
@@ -114,7 +105,7 @@ export class Asks {
       if (admission === Admission.reject) throw new CircuitOpenError(target.path);
       if (admission === Admission.fallback) {
         const fallback = target.spec.fallback;
-        return Promise.resolve(typeof fallback === 'function' ? fallback(message) : fallback);
+        return Promise.resolve(essentialAnswer(fallback, message));
       }
     }
     const ask = new PendingAsk(this.deadlines, target.path, from, target);

@@ -6,6 +6,7 @@
  */
 import type { BreakerState } from '../resilience/breaker.js';
 import { ConfigError } from '../util/errors.js';
+import { checkObject, isAbortSignal, knownKeys, positiveNumber } from '../util/options.js';
 import { DEFAULT_PRIORITY, PRIORITIES } from './mailbox.js';
 
 /**
@@ -76,6 +77,37 @@ export function checkPriority(options: TellOptions): number {
     throw new ConfigError('priority', `must be an integer from 0 (highest) to ${PRIORITIES - 1} (got ${priority})`);
   }
   return priority;
+}
+
+const ASK_KEYS = ['timeoutMs', 'priority', 'signal'];
+
+/**
+ * What `readAskOptions` read. Module-level rather than a new object per ask: the runtime is
+ * single-threaded and callers copy the three fields right after the call (asks are a hot path).
+ */
+export const askOptionsRead: { timeoutMs: number; priority: number; signal: AbortSignal | undefined } = {
+  timeoutMs: 0,
+  priority: DEFAULT_PRIORITY,
+  signal: undefined,
+};
+
+/**
+ * Validates ask options (ConfigError naming the key) into `askOptionsRead`, `defaultTimeoutMs`
+ * when none is given. Local and remote asks read them alike.
+ */
+export function readAskOptions(options: AskOptions | undefined, defaultTimeoutMs: number): void {
+  const read = askOptionsRead;
+  read.timeoutMs = defaultTimeoutMs;
+  read.priority = DEFAULT_PRIORITY;
+  read.signal = undefined;
+  if (options === undefined) return;
+  checkObject('ask options', options);
+  knownKeys('ask options', options, ASK_KEYS);
+  if (options.timeoutMs !== undefined) read.timeoutMs = positiveNumber('timeoutMs', options.timeoutMs);
+  read.priority = checkPriority(options);
+  const signal = options.signal;
+  if (signal !== undefined && !isAbortSignal(signal)) throw new ConfigError('signal', 'must be an AbortSignal');
+  read.signal = signal;
 }
 
 /** Tell options: an object with `priority` only (a typo is refused, not ignored). */

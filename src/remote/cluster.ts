@@ -14,10 +14,9 @@ import { connect, type Msg, type NatsConnection, RequestError, type Subscription
 import type { Logger } from 'pino';
 import type { DeadLetters } from '../core/dead-letters.js';
 import { DEFAULT_PRIORITY } from '../core/mailbox.js';
-import { type ActorRef, type AskOptions, checkPriority, type RemoteWatcher, type Target } from '../core/ref.js';
+import { type ActorRef, type AskOptions, askOptionsRead, type RemoteWatcher, readAskOptions, type Target } from '../core/ref.js';
 import type { BreakerState } from '../resilience/breaker.js';
 import { ActorStoppedError, ClusterUnreachableError, ConfigError, NodeDownError, SystemStoppedError, TimeoutError } from '../util/errors.js';
-import { checkObject, isAbortSignal, knownKeys, positiveNumber } from '../util/options.js';
 import type { ResolvedCluster } from './options.js';
 import {
   ALL_EVENTS,
@@ -57,7 +56,6 @@ type EventPayload = [unknown, number, string, string | null];
 /** A heartbeat: [node, 0] (alive) or [node, 1] (goodbye: shutting down). */
 type Heartbeat = [string, 0 | 1];
 
-const ASK_KEYS = ['timeoutMs', 'priority', 'signal'];
 /** NATS waits this much past the caller's deadline (the caller's own timer ends the ask first). */
 const REQUEST_GRACE_MS = 1000;
 
@@ -323,15 +321,9 @@ export class Cluster {
     let data: Uint8Array;
     try {
       if (options !== undefined) {
-        checkObject('ask options', options);
-        knownKeys('ask options', options, ASK_KEYS);
-        if (options.timeoutMs !== undefined) timeoutMs = positiveNumber('timeoutMs', options.timeoutMs);
-        priority = checkPriority(options);
-        signal = options.signal;
-        if (signal !== undefined) {
-          if (!isAbortSignal(signal)) throw new ConfigError('signal', 'must be an AbortSignal');
-          if (signal.aborted) return Promise.reject(signal.reason);
-        }
+        readAskOptions(options, timeoutMs);
+        ({ timeoutMs, priority, signal } = askOptionsRead);
+        if (signal?.aborted) return Promise.reject(signal.reason);
       }
       if (!this.isOpen) throw new SystemStoppedError(this.host.name);
       if (this.downNodes.has(target.node)) throw new NodeDownError(target.node, target.path);

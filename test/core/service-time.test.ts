@@ -24,6 +24,20 @@ async function advance(clock: SimulatedClock, ms: number, step = 10): Promise<vo
   }
 }
 
+/**
+ * A system on a SimulatedClock with an actor answering each ask after 100 ms, whose service time
+ * is already learned (one ask handled).
+ */
+async function learnedEcho(options: { modes?: false } = { modes: false }) {
+  const clock = new SimulatedClock();
+  const system = await startSystem({ clock, ...options });
+  const echo = system.spawn(slowEcho(clock, 100));
+  const first = echo.ask('learn', { timeoutMs: 1000 });
+  await advance(clock, 110);
+  expect(await first).toBe('learn');
+  return { clock, system, echo };
+}
+
 describe('ServiceTime', () => {
   it('takes the first sample as the mean, then follows new samples', () => {
     const service = new ServiceTime();
@@ -52,13 +66,7 @@ describe('ServiceTime', () => {
 
 describe('admission control of asks', () => {
   it('refuses at once with OverloadedError an ask that would wait past its deadline, and serves the ones admitted', async () => {
-    const clock = new SimulatedClock();
-    const system = await startSystem({ clock, modes: false });
-    const echo = system.spawn(slowEcho(clock, 100));
-    // learn the service time: one ask, 100 ms
-    const first = echo.ask('learn', { timeoutMs: 1000 });
-    await advance(clock, 110);
-    await expect(first).resolves.toBe('learn');
+    const { clock, system, echo } = await learnedEcho();
 
     const outcomes: string[] = [];
     const asks = Array.from({ length: 8 }, (_, i) =>
@@ -78,12 +86,7 @@ describe('admission control of asks', () => {
   });
 
   it('refuses the lowest priorities first', async () => {
-    const clock = new SimulatedClock();
-    const system = await startSystem({ clock, modes: false });
-    const echo = system.spawn(slowEcho(clock, 100));
-    const first = echo.ask('learn');
-    await advance(clock, 110);
-    await first;
+    const { clock, echo } = await learnedEcho();
     const low = Array.from({ length: 4 }, (_, i) => echo.ask(`low ${i}`, { timeoutMs: 450, priority: 4 }).catch((e: unknown) => e));
     // Three low-priority asks are queued: an urgent one still fits (it jumps them) …
     const urgent = echo.ask('urgent', { timeoutMs: 250, priority: 0 }).catch((e: unknown) => e);
@@ -100,12 +103,7 @@ describe('admission control of asks', () => {
   });
 
   it('never refuses priority 0: work that must be done waits its turn', async () => {
-    const clock = new SimulatedClock();
-    const system = await startSystem({ clock, modes: false });
-    const echo = system.spawn(slowEcho(clock, 100));
-    const first = echo.ask('learn');
-    await advance(clock, 110);
-    await first;
+    const { clock, echo } = await learnedEcho();
     const asks = Array.from({ length: 8 }, (_, i) => echo.ask(i, { timeoutMs: 450, priority: 0 }).catch((e: unknown) => e));
     await nextTurn();
     await advance(clock, 500);
@@ -122,12 +120,7 @@ describe('admission control of asks', () => {
   });
 
   it('tells the modes it refused: overload alone raises the mode to safe, never to emergency', async () => {
-    const clock = new SimulatedClock();
-    const system = await startSystem({ clock });
-    const echo = system.spawn(slowEcho(clock, 100));
-    const first = echo.ask('learn');
-    await advance(clock, 110);
-    await first;
+    const { clock, system, echo } = await learnedEcho({});
     const asks = Array.from({ length: 3000 }, (_, i) => echo.ask(i, { timeoutMs: 450 }).catch((e: unknown) => e));
     await nextTurn();
     expect(system.mode).toBe('safe');

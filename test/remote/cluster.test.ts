@@ -20,7 +20,7 @@ import {
   TimeoutError,
 } from '../../src/index.js';
 import { startSystem, until } from '../helpers.js';
-import { freePort, type NatsServer, startNatsServer } from './nats-server.js';
+import { freePort, type NatsServer, startNatsServer } from '../../supervisors/cluster-nats.js';
 
 type CounterMsg = { type: 'add'; n: number } | { type: 'get' } | { type: 'crash' } | { type: 'mute' } | { type: 'sleep'; ms: number } | { type: 'deadline' };
 
