@@ -121,7 +121,10 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
             const deadline = system.current?.askDeadline;
             return deadline === undefined ? undefined : deadline - system.clock.now();
           },
+          replicas: system.snapshotting,
+          nodeUp: (node) => system.snapshotting.nodeUp(node),
         });
+        system.snapshotting.connect(system.cluster.replicas);
       } catch (error) {
         await system.shutdown();
         throw error;

@@ -16,6 +16,8 @@ import { RESOLVED, Status, UNSTARTED } from './delivery.js';
 import { RunLoop } from './run-loop.js';
 import type { ChildSpec } from './spec.js';
 
+const initDone = ([state]: [unknown, void]): unknown => state;
+
 export abstract class Incarnation extends RunLoop {
   /**
    * Runs init for a new incarnation: a sync init leaves the actor running at once, an async one
@@ -26,6 +28,8 @@ export abstract class Incarnation extends RunLoop {
     const behavior = this.behavior;
     const previous = system.current;
     const epoch = this.epoch;
+    // Copies of the state on other nodes are fetched while init runs; the actor starts once both are done.
+    const preparing = this.hooks?.beforeInit();
     system.current = this;
     let result: unknown;
     try {
@@ -38,6 +42,8 @@ export abstract class Incarnation extends RunLoop {
       return;
     }
     system.current = previous;
+    // Both settle before the actor runs (Promise.all: an init failing meanwhile is never unhandled).
+    if (preparing !== undefined) result = Promise.all([result, preparing]).then(initDone);
     const async = adopt(
       result,
       (state) => {

@@ -73,6 +73,11 @@ export interface ChildSupervisor<C> {
  * a snapshot may be taken, restored or abandoned; what that means is persistence's business.
  */
 export interface LifecycleHooks {
+  /**
+   * Before init: work the restore needs first (copies fetched from other nodes). A promise holds
+   * the mailbox, as an async init does, until it settles; it must never reject.
+   */
+  beforeInit(): Promise<void> | undefined;
   /** After every successful init: the state may be replaced by a restored one. */
   afterInit(): void;
   /** After every handler that ended normally. */

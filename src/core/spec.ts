@@ -57,10 +57,13 @@ export function snapshotConfig(options: SnapshotOptions | undefined, at: string)
   };
 }
 
+/** A partner: a local path, or `node:/path` for an actor on another node of the cluster. */
+const PARTNER = /^([A-Za-z0-9_-]+:)?\/[^/]/;
+
 export function checkPartners(partners: unknown, at: string): string[] {
   if (partners === undefined) return [];
-  if (!Array.isArray(partners) || partners.some((p) => typeof p !== 'string' || !p.startsWith('/'))) {
-    throw new ConfigError(`${at}partners`, 'must be an array of actor paths like "/trading/portfolio-replica"');
+  if (!Array.isArray(partners) || partners.some((p) => typeof p !== 'string' || !PARTNER.test(p))) {
+    throw new ConfigError(`${at}partners`, 'must be an array of actor paths like "/trading/portfolio-replica" or, on another node, "b:/trading/portfolio-replica"');
   }
   return partners as string[];
 }

@@ -117,7 +117,7 @@ export function metricsRegistry(systemName: string, current: () => SystemMetrics
   });
   new Counter({
     name: 'genesis_snapshots_total',
-    help: 'Snapshot outcomes since start: written, failed, corrupt, restored, restoreFailures.',
+    help: 'Snapshot outcomes since start: written, failed, corrupt, restored, restoreFailures, replicasSent, replicasReceived, replicasRefused.',
     labelNames: ['outcome'],
     registers,
     collect() {

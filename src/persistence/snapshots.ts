@@ -26,6 +26,7 @@ import { type Clock, unrefTimer } from '../util/clock.js';
 import type { Logger } from 'pino';
 import { CheckpointError, ConfigError, SnapshotCorruptError, TimeoutError } from '../util/errors.js';
 import { rowProblem } from './memory-store.js';
+import { type RemotePartner, RemotePartners, type ReplicaTransport, splitPartners } from './remote-partners.js';
 import { decodeRow, type EncodedState, encodeState, sealRow } from './snapshot-codec.js';
 import type { SnapshotRow, SnapshotStore } from './snapshot-store.js';
 
@@ -69,12 +70,21 @@ export class SnapshotSlot implements LifecycleHooks {
   /** Why the last snapshot that settled with -1 was not taken (for a checkpoint's outcome). */
   failure = '';
 
+  /** Copies fetched from the remote partners' nodes for the next restore. */
+  fetched: Array<{ node: string; row: SnapshotRow }> | null = null;
+
   constructor(
     private readonly owner: Snapshots,
     readonly cell: ActorCell,
     readonly config: SnapshotConfig | null,
+    /** Partners on this node (paths). */
     readonly partners: readonly string[],
+    readonly remotePartners: readonly RemotePartner[],
   ) {}
+
+  beforeInit(): Promise<void> | undefined {
+    return this.owner.prefetch(this.cell, this);
+  }
 
   afterInit(): void {
     this.owner.restore(this.cell);
@@ -120,6 +130,12 @@ export interface SnapshotMetrics {
   restored: number;
   /** Restores that had copies but no valid one: the state stayed init's. */
   restoreFailures: number;
+  /** Replica rows sent to partners on other nodes. */
+  replicasSent: number;
+  /** Replica rows received from other nodes and kept. */
+  replicasReceived: number;
+  /** Replica rows from other nodes refused for their shape. */
+  replicasRefused: number;
 }
 
 /** What a checkpoint did: seqs of the snapshots committed, and why the others were not taken. */
@@ -141,12 +157,21 @@ export class Snapshots {
   private readonly lastTaken = new Map<string, number>();
   /** Copies held in memory by partners: holder → (source path → newest row). */
   private readonly held = new WeakMap<ActorCell, Map<string, SnapshotRow>>();
-  readonly metrics: SnapshotMetrics = { written: 0, failed: 0, corrupt: 0, restored: 0, restoreFailures: 0 };
+  readonly metrics: SnapshotMetrics = { written: 0, failed: 0, corrupt: 0, restored: 0, restoreFailures: 0, replicasSent: 0, replicasReceived: 0, replicasRefused: 0 };
+  /** Partners on other nodes: replicas sent, held and fetched. */
+  private readonly remote: RemotePartners;
 
   constructor(
     private readonly system: SnapshotsHost,
     private readonly openStore: (() => SnapshotStore) | null,
-  ) {}
+  ) {
+    this.remote = new RemotePartners(system.log);
+  }
+
+  /** Joins the cluster's transport: partners on other nodes work from now on. */
+  connect(transport: ReplicaTransport | null): void {
+    this.remote.transport = transport;
+  }
 
   /** The store, opened on first use (a system that never snapshots creates no file). */
   private storeOrThrow(): SnapshotStore {
@@ -175,8 +200,15 @@ export class Snapshots {
 
   /** Called when a snapshotting actor is spawned. */
   attach(cell: ActorCell, config: SnapshotConfig | null, partners: readonly string[]): SnapshotSlot {
+    const { local, remote } = splitPartners(partners, this.remote.transport?.node);
+    if (remote.length > 0 && this.remote.transport === null) {
+      throw new ConfigError(
+        'partners',
+        `'${remote[0]!.node}:${remote[0]!.path}' is on another node, but this system is not in a cluster (ActorSystem.start({ cluster }))`,
+      );
+    }
     this.storeOrThrow();
-    const slot = new SnapshotSlot(this, cell, config, partners);
+    const slot = new SnapshotSlot(this, cell, config, local, remote);
     if (config !== null) this.keep.set(cell.path, config.keep);
     if (config !== null && config.everyMs > 0) this.armTimer(cell, slot, config.everyMs);
     return slot;
@@ -236,6 +268,7 @@ export class Snapshots {
       this.pending.push(sealRow({ ...row, holder: partner }, encoded)); // same data, own checksum
       this.copiesHeldBy(partner, true)?.set(cell.path, row);
     }
+    for (const partner of slot.remotePartners) this.remote.queue(partner.node, sealRow({ ...row, holder: partner.path }, encoded));
     const promise = new Promise<number>((resolve) => this.commitWaiters.push({ resolve, seq: row.seq, slot }));
     const waiters = slot.waiters; // those who asked for exactly this snapshot
     slot.waiters = null;
@@ -244,10 +277,7 @@ export class Snapshots {
         for (const w of waiters) w(seq);
       });
     }
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flush);
-    }
+    this.scheduleFlush();
     return promise;
   }
 
@@ -318,9 +348,16 @@ export class Snapshots {
     if (waiters !== null) for (const w of waiters) w(seq);
   }
 
-  /** Group commit: everything queued this turn, in one transaction. */
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(this.flush);
+  }
+
+  /** Group commit: everything queued this turn, in one transaction; then the replicas for other nodes go. */
   readonly flush = (): void => {
     this.flushScheduled = false;
+    this.metrics.replicasSent += this.remote.flush();
     if (this.pending.length === 0) return;
     const rows = this.pending;
     const waiters = this.commitWaiters;
@@ -361,7 +398,7 @@ export class Snapshots {
       }
     }
     const store = this.storeOrThrow();
-    const candidates: Array<{ row: SnapshotRow; source: SnapshotInfo['source'] }> = [];
+    const candidates: Array<{ row: SnapshotRow; source: SnapshotInfo['source']; node?: string }> = [];
     // Rows taken this turn and not yet committed are the newest (a restart can come first).
     for (const row of this.pending) if (row.path === cell.path && row.holder === null) candidates.push({ row, source: 'own' });
     for (const row of store.own(cell.path, slot.config?.keep ?? DEFAULT_KEEP)) candidates.push({ row, source: 'own' });
@@ -370,22 +407,65 @@ export class Snapshots {
       const held = this.copiesHeldBy(partner, false)?.get(cell.path);
       if (held) candidates.push({ row: held, source: 'partner-memory' });
     }
+    // Copies from other nodes: received here as their partner, and fetched from this actor's partners.
+    const received = this.remote.heldCopy(cell.path);
+    if (received !== undefined) candidates.push({ row: received, source: 'replica' });
+    for (const { node, row } of slot.fetched ?? []) candidates.push({ row, source: 'replica', node });
+    slot.fetched = null;
     // Newest first; for one seq prefer memory (no I/O), then own, then a persisted replica.
     const rank = { 'partner-memory': 0, own: 1, replica: 2 };
     candidates.sort((a, b) => b.row.seq - a.row.seq || rank[a.source] - rank[b.source]);
     slot.seq = Math.max(slot.seq, store.maxSeq(cell.path), candidates[0]?.row.seq ?? 0);
-    for (const { row, source } of candidates) {
+    for (const { row, source, node } of candidates) {
       const state = this.decode(cell, row, source);
       if (state === undefined) continue;
       cell.state = state.value;
       this.metrics.restored++;
-      cell.log.info({ seq: row.seq, source, holder: row.holder ?? undefined }, `restored ${cell.path} from snapshot ${row.seq}`);
+      cell.log.info({ seq: row.seq, source, holder: row.holder ?? undefined, node }, `restored ${cell.path} from snapshot ${row.seq}`);
       return;
     }
     if (candidates.length > 0) {
       this.metrics.restoreFailures++;
       cell.log.error({ candidates: candidates.length }, `no valid snapshot of ${cell.path}: it starts from init`);
     }
+  }
+
+  /**
+   * Before the first init of an actor with partners on other nodes in this process: their copies
+   * are fetched for its restore (later restarts here know the newest copy: this process took it).
+   */
+  prefetch(cell: ActorCell, slot: SnapshotSlot): Promise<void> | undefined {
+    if (slot.remotePartners.length === 0 || this.newest.has(cell.path)) return undefined;
+    return this.remote.fetch(cell.path, slot.remotePartners).then((copies) => {
+      slot.fetched = copies;
+    });
+  }
+
+  /** Replica rows another node sent to partners here: kept in memory, and persisted when there is a store. */
+  acceptReplicas(rows: unknown, from: string): void {
+    const refusedBefore = this.remote.refused;
+    const kept = this.remote.accept(rows, from);
+    this.metrics.replicasRefused += this.remote.refused - refusedBefore;
+    this.metrics.replicasReceived += kept.length;
+    if (kept.length === 0 || this.openStore === null || this.closed) return;
+    for (const row of kept) this.pending.push(row);
+    this.scheduleFlush();
+  }
+
+  /** The copies of `path` this node holds (own, replicas, received), newest first: what another node's restore asks for. */
+  copiesOf(path: string): SnapshotRow[] {
+    const rows: SnapshotRow[] = [];
+    for (const row of this.pending) if (row.path === path) rows.push(row);
+    const store = this.openStore === null || this.closed ? null : this.storeOrThrow();
+    if (store !== null) rows.push(...store.own(path, 1), ...store.replicas(path));
+    const received = this.remote.heldCopy(path);
+    if (received !== undefined) rows.push(received);
+    return rows.sort((a, b) => b.seq - a.seq).slice(0, 4);
+  }
+
+  /** `node` was heard from (again): it gets the newest replica of each actor partnered with it. */
+  nodeUp(node: string): void {
+    this.metrics.replicasSent += this.remote.resend(node);
   }
 
   /** Decodes and migrates a row; undefined (after logging and counting) when it is unusable. */

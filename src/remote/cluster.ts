@@ -7,9 +7,14 @@
  *
  * Failure detection: every node publishes a heartbeat on `genesis.node.<node>` each `heartbeatMs`
  * and a goodbye when it shuts down. A node heard from and then silent for `downAfterMs` (or gone
- * with a goodbye) is down: its watchers get `down` with reason 'nodedown', asks in flight to it
- * fail with NodeDownError at once, and so do new ones until it is heard from again.
+ * with a goodbye, or back as a new process: each process's heartbeats carry its own instance id)
+ * is down: its watchers get `down` with reason 'nodedown', asks in flight to it fail with
+ * NodeDownError at once, and so do new ones until it is heard from again.
+ *
+ * A node name is one process's: a process joining under a name another live process answers to
+ * is refused (ConfigError on `cluster.node`).
  */
+import { randomUUID } from 'node:crypto';
 import { connect, type Msg, type NatsConnection, RequestError, type Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { DeadLetters } from '../core/dead-letters.js';
@@ -18,6 +23,7 @@ import { type ActorRef, type AskOptions, askOptionsRead, type RemoteWatcher, rea
 import type { BreakerState } from '../resilience/breaker.js';
 import { ActorStoppedError, ClusterUnreachableError, ConfigError, NodeDownError, SystemStoppedError, TimeoutError } from '../util/errors.js';
 import type { ResolvedCluster } from './options.js';
+import { ReplicaLink, type ReplicaHost } from './replicas.js';
 import {
   ALL_EVENTS,
   ALL_HEARTBEATS,
@@ -28,6 +34,7 @@ import {
   errorToWire,
   eventSubject,
   heartbeatSubject,
+  helloSubject,
   nodeActorsSubject,
   pathOfSubject,
   topicOfSubject,
@@ -46,6 +53,10 @@ export interface ClusterHost {
   deliverRemoteEvent(topic: string, data: unknown, priority: number, source: string | undefined): void;
   /** The time left (ms) to the ask the running handler answers, if any: a remote ask made there gets no more. */
   remainingDeadline(): number | undefined;
+  /** Snapshot replicas for and from partners on other nodes. */
+  readonly replicas: ReplicaHost;
+  /** `node` was heard from, first or again (its partners' replicas are sent again). */
+  nodeUp(node: string): void;
 }
 
 /** A request: [message, priority, timeoutMs]; a reply: [0, value] or [1, error]. */
@@ -53,8 +64,8 @@ type AskRequest = [unknown, number, number];
 type AskReply = [0, unknown] | [1, WireError];
 /** An event: [data, priority, origin node, source path or null]. */
 type EventPayload = [unknown, number, string, string | null];
-/** A heartbeat: [node, 0] (alive) or [node, 1] (goodbye: shutting down). */
-type Heartbeat = [string, 0 | 1];
+/** A heartbeat: [node, 0 (alive) or 1 (goodbye: shutting down), the process's instance id]. */
+type Heartbeat = [string, 0 | 1, string];
 
 /** NATS waits this much past the caller's deadline (the caller's own timer ends the ask first). */
 const REQUEST_GRACE_MS = 1000;
@@ -72,6 +83,13 @@ export class Cluster {
   private readonly watches = new Map<string, Map<RemoteWatcher, Map<string, ActorRef>>>();
   /** Asks in flight to each node: each fails with NodeDownError when it is called. */
   private readonly inFlight = new Map<string, Set<() => void>>();
+  /** The instance id of the process each node up is (a new one: the old process is gone). */
+  private readonly instances = new Map<string, string>();
+  /** This process's instance id. */
+  private readonly instance = randomUUID();
+  private warnedTwin = false;
+  /** Snapshot replicas to and from other nodes. */
+  readonly replicas: ReplicaLink;
   private heartbeat: NodeJS.Timeout | undefined;
   private lastTick = performance.now();
   private readonly heartbeatMs: number;
@@ -86,6 +104,7 @@ export class Cluster {
   ) {
     this.heartbeatMs = options.heartbeatMs;
     this.downAfterMs = options.downAfterMs;
+    this.replicas = new ReplicaLink(options.node, nc, host.replicas, host.log, Math.min(1000, options.downAfterMs), (node) => this.downNodes.has(node));
   }
 
   /** Connects and starts serving; ClusterUnreachableError naming the servers when none answers. */
@@ -97,6 +116,12 @@ export class Cluster {
       throw new ClusterUnreachableError(options.servers, error instanceof Error ? error.message : String(error), { cause: error });
     }
     const cluster = new Cluster(options.node, options.servers, nc, host, options);
+    try {
+      await cluster.claimName(options.connectTimeoutMs);
+    } catch (error) {
+      await nc.close().catch(() => {});
+      throw error;
+    }
     cluster.serve();
     cluster.beat(0);
     cluster.heartbeat = setInterval(() => cluster.tick(), cluster.heartbeatMs);
@@ -111,19 +136,40 @@ export class Cluster {
     return !this.closing && !this.nc.isClosed();
   }
 
+  /** ConfigError if another live process is this node already (it answers on the node's hello subject). */
+  private async claimName(timeoutMs: number): Promise<void> {
+    let pid: number;
+    try {
+      [, pid] = decode((await this.nc.request(helloSubject(this.node), encode(this.instance), { timeout: Math.min(timeoutMs, 1000) })).data) as [string, number];
+    } catch {
+      return; // no responders (or no answer): the name is free
+    }
+    throw new ConfigError('cluster.node', `node '${this.node}' is already in the cluster at ${this.servers.join(', ')} (pid ${pid}): each node needs its own name`);
+  }
+
   private serve(): void {
     this.subscriptions.push(
+      this.nc.subscribe(helloSubject(this.node), { callback: (error, msg) => (error === null ? this.answerHello(msg) : this.onSubscriptionError(error)) }),
+      ...this.replicas.serve((error) => this.onSubscriptionError(error)),
       this.nc.subscribe(nodeActorsSubject(this.node), { callback: (error, msg) => (error === null ? this.onActorMessage(msg) : this.onSubscriptionError(error)) }),
       this.nc.subscribe(ALL_EVENTS, { callback: (error, msg) => (error === null ? this.onEvent(msg) : this.onSubscriptionError(error)) }),
       this.nc.subscribe(ALL_HEARTBEATS, { callback: (error, msg) => (error === null ? this.onHeartbeat(msg) : this.onSubscriptionError(error)) }),
     );
   }
 
+  private answerHello(msg: Msg): void {
+    try {
+      msg.respond(encode([this.instance, process.pid]));
+    } catch (error) {
+      this.host.log.debug({ err: error }, 'hello not answered');
+    }
+  }
+
   // ---- Failure detection ---------------------------------------------------------------
 
   private beat(kind: 0 | 1): void {
     try {
-      this.nc.publish(heartbeatSubject(this.node), encode([this.node, kind] satisfies Heartbeat));
+      this.nc.publish(heartbeatSubject(this.node), encode([this.node, kind, this.instance] satisfies Heartbeat));
     } catch (error) {
       this.host.log.debug({ err: error }, 'heartbeat not sent');
     }
@@ -147,19 +193,52 @@ export class Cluster {
   private onHeartbeat(msg: Msg): void {
     let node: string;
     let kind: 0 | 1;
+    let instance: string;
     try {
-      [node, kind] = decode(msg.data) as Heartbeat;
+      [node, kind, instance] = decode(msg.data) as Heartbeat;
     } catch (error) {
       this.host.log.warn({ err: error, subject: msg.subject }, 'undecodable heartbeat dropped');
       return;
     }
-    if (node === this.node || this.closing) return;
+    if (this.closing) return;
+    if (node === this.node) {
+      if (instance !== this.instance && !this.warnedTwin) {
+        // Two processes joined under one name at the same moment (the hello check cannot see that).
+        this.warnedTwin = true;
+        this.host.log.error({ node }, `another process also runs as node ${node}: remote refs to ${node} reach either`);
+      }
+      return;
+    }
     if (kind === 1) {
       this.nodeDown(node, 'shut down');
       return;
     }
+    this.heard(node, String(instance));
+  }
+
+  /** `node` is alive as the process `instance`: a new process there means the old one is gone. */
+  private heard(node: string, instance: string): void {
+    const known = this.instances.get(node);
+    // The node's process was replaced faster than downAfterMs: the old one, and its actors, are gone.
+    if (known !== undefined && known !== instance) this.nodeDown(node, 'restarted as a new process');
     this.lastHeard.set(node, performance.now());
+    if (this.instances.get(node) === instance) return;
+    this.instances.set(node, instance);
     if (this.downNodes.delete(node)) this.host.log.info({ node }, `node ${node} is up again`);
+    this.host.nodeUp(node);
+  }
+
+  /**
+   * Learns which process `node` is now, without waiting for its next heartbeat: a watch made just
+   * before that process is replaced still sees the replacement.
+   */
+  private async learnInstance(node: string): Promise<void> {
+    try {
+      const [instance] = decode((await this.nc.request(helloSubject(node), encode(this.instance), { timeout: this.downAfterMs })).data) as [string, number];
+      if (!this.closing && !this.downNodes.has(node) && !this.instances.has(node)) this.heard(node, String(instance));
+    } catch {
+      // not there (yet): its heartbeats, or their absence, decide
+    }
   }
 
   /** Is `node` known to be down? */
@@ -169,6 +248,7 @@ export class Cluster {
 
   private nodeDown(node: string, why: string): void {
     this.lastHeard.delete(node);
+    this.instances.delete(node);
     if (this.downNodes.has(node)) return;
     this.downNodes.add(node);
     this.host.log.warn({ node, why }, `node ${node} is down (${why})`);
@@ -195,6 +275,7 @@ export class Cluster {
       return;
     }
     this.expect(node);
+    if (!this.instances.has(node)) void this.learnInstance(node);
     let byWatcher = this.watches.get(node);
     if (byWatcher === undefined) this.watches.set(node, (byWatcher = new Map()));
     let refs = byWatcher.get(watcher);

@@ -81,6 +81,21 @@ export function heartbeatSubject(node: string): string {
 
 export const ALL_HEARTBEATS = `${PREFIX}.node.*`;
 
+/** The subject the process that is node `node` answers on: a node joining under a taken name is refused. */
+export function helloSubject(node: string): string {
+  return `${PREFIX}.hello.${node}`;
+}
+
+/** The subject replica rows for partners on `node` are sent on. */
+export function replicaSubject(node: string): string {
+  return `${PREFIX}.replica.${node}`;
+}
+
+/** The subject `node` answers on with the snapshot copies it holds of a path. */
+export function fetchSubject(node: string): string {
+  return `${PREFIX}.fetch.${node}`;
+}
+
 export const ALL_EVENTS = `${PREFIX}.event.>`;
 
 export function topicOfSubject(subject: string): string {

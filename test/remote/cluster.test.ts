@@ -270,6 +270,14 @@ describe('node failure detection', () => {
     expect(await counter.ask({ type: 'get' })).toBe(0);
   });
 
+  it('refuses a second process under a node name another live process has', async () => {
+    await node('a');
+    const error = await node('a').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error).toMatchObject({ code: 'CONFIG', option: 'cluster.node' });
+    expect((error as Error).message).toContain("node 'a' is already in the cluster");
+  });
+
   it('a node never heard from is down once downAfterMs has passed', async () => {
     const a = await startSystem({ name: 'a', cluster: { servers: nats.url, node: 'a', heartbeatMs: 50, downAfterMs: 200 } });
     a.spawn(Watcher, { name: 'watcher' }).tell({ watch: a.remote('nobody', '/x') });
@@ -323,6 +331,38 @@ describe('a node in another process', () => {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
   }, 30_000);
+
+  it('replaced by a new process sooner than downAfterMs: watchers get down (nodedown) at its first heartbeat', async () => {
+    const start = () => {
+      const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CHILD, nats.url, 'd'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const lines: string[] = [];
+      createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
+      return { child, ready: until(() => lines.includes('ready'), 15_000) };
+    };
+    const first = start();
+    let second: ReturnType<typeof start> | undefined;
+    try {
+      await first.ready;
+      // A downAfterMs far longer than the test: only the new process's instance id can tell.
+      const a = await startSystem({ name: 'a', cluster: { servers: nats.url, node: 'a', heartbeatMs: 100, downAfterMs: 60_000 } });
+      const echo = a.remote('d', '/echo');
+      expect(await echo.ask('hi')).toEqual({ node: 'd', echo: 'hi' });
+      a.spawn(Watcher, { name: 'watcher' }).tell({ watch: echo });
+      // The watch has learnt which process d is (it asks d at once; d's heartbeats also tell, every 250 ms).
+      await new Promise((r) => setTimeout(r, 300));
+      const exited = new Promise((resolve) => first.child.once('exit', resolve));
+      first.child.kill('SIGKILL');
+      await exited;
+      second = start();
+      await second.ready;
+      await until(() => downsOf(a).length === 1, 3000);
+      expect(downsOf(a)).toMatchObject([{ path: '/echo', reason: 'nodedown' }]);
+      // The new process serves under the name from then on.
+      expect(await echo.ask('again')).toEqual({ node: 'd', echo: 'again' });
+    } finally {
+      for (const c of [first.child, second?.child]) if (c !== undefined && c.exitCode === null) c.kill('SIGKILL');
+    }
+  }, 40_000);
 
   it('killed (SIGKILL): watchers get down (nodedown) within downAfterMs, asks in flight fail then', async () => {
     const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CHILD, nats.url, 'c'], { stdio: ['ignore', 'pipe', 'inherit'] });
