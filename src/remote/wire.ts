@@ -86,6 +86,11 @@ export function helloSubject(node: string): string {
   return `${PREFIX}.hello.${node}`;
 }
 
+/** The subject cancellations of asks to `node`'s actors are sent on. */
+export function cancelSubject(node: string): string {
+  return `${PREFIX}.cancel.${node}`;
+}
+
 /** The subject replica rows for partners on `node` are sent on. */
 export function replicaSubject(node: string): string {
   return `${PREFIX}.replica.${node}`;

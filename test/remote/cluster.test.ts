@@ -187,6 +187,44 @@ describe('two nodes in one process', () => {
     await expect(asked).rejects.toThrow('gave up');
   });
 
+  it("the caller's signal cancels the ask on the other node too: the handler's ctx.signal aborts with its reason", async () => {
+    const [a, b] = [await node('a'), await node('b')];
+    const seen: unknown[] = [];
+    const Slow = defineActor<null, string>({
+      init: () => null,
+      async receive(_s, _msg, ctx) {
+        const signal = ctx.signal!; // an ask's handler always has one
+        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+        seen.push(signal.reason);
+      },
+    });
+    b.spawn(Slow, { name: 'slow' });
+    const controller = new AbortController();
+    const asked = a.remote('b', '/slow').ask('work', { signal: controller.signal, timeoutMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 50)); // being handled over there
+    controller.abort(new TimeoutError('/caller', 50));
+    await expect(asked).rejects.toBeInstanceOf(TimeoutError);
+    await until(() => seen.length === 1, 2000);
+    expect(seen[0]).toBeInstanceOf(TimeoutError);
+    expect(seen[0]).toMatchObject({ code: 'TIMEOUT', path: '/caller' });
+  });
+
+  it("a remote ref shows the actor's breaker state from the latest reply, and its asks in flight as load", async () => {
+    const [a, b] = [await node('a'), await node('b')];
+    b.spawn(Counter, { name: 'counter', breaker: { failureThreshold: 1, resetTimeoutMs: 60_000 } });
+    const counter = a.remote<CounterMsg>('b', '/counter');
+    expect(counter.target.breakerState).toBeUndefined();
+    expect(await counter.ask({ type: 'get' })).toBe(0);
+    expect(counter.target.breakerState).toBe('closed');
+    await expect(counter.ask({ type: 'crash' })).rejects.toMatchObject({ code: 'ACTOR_STOPPED' });
+    await expect(counter.ask({ type: 'get' })).rejects.toMatchObject({ code: 'CIRCUIT_OPEN' });
+    expect(counter.target.breakerState).toBe('open');
+    const slow = counter.ask({ type: 'sleep', ms: 100 }).catch(() => 'refused');
+    expect(counter.target.load).toBe(1);
+    await slow;
+    expect(counter.target.load).toBe(0);
+  });
+
   it('publish reaches subscribers on every node, once each', async () => {
     const [a, b] = [await node('a'), await node('b')];
     const here = a.spawn(Inbox, { name: 'inbox' });
