@@ -89,6 +89,8 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
   private live = 0;
   private state: 'running' | 'stopping' | 'stopped' = 'running';
   private shuttingDown: Promise<void> | null = null;
+  /** Who waits, on other nodes, for an actor here to stop for good. */
+  private readonly stopListeners = new Map<ActorCell, Set<(reason: ExitReason) => void>>();
   /** This node's membership of a cluster (`cluster` option), once joined. */
   private cluster: Cluster | null = null;
   private readonly clusterOptions: ResolvedCluster | null;
@@ -123,6 +125,7 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
           },
           replicas: system.snapshotting,
           nodeUp: (node) => system.snapshotting.nodeUp(node),
+          watchLocal: (path, onDown) => system.watchLocal(path, onDown),
         });
         system.snapshotting.connect(system.cluster.replicas);
       } catch (error) {
@@ -546,8 +549,30 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
     return [...this.escalationLog];
   }
 
+  /**
+   * @internal `onDown` once the actor at `path` stops for good (a watch from another node); the
+   * returned function ends the watch. No live actor there: its exit reason, or a crash saying so.
+   */
+  watchLocal(path: string, onDown: (reason: ExitReason) => void): (() => void) | ExitReason {
+    const ref = this.lookup(path);
+    const cell = ref === undefined ? undefined : cellOf(ref);
+    if (cell === undefined || cell.status >= Status.Stopped) {
+      return cell?.exitReason ?? { error: new ActorStoppedError(path, `no actor at ${path} on node ${this.node ?? this.name}`) };
+    }
+    let listeners = this.stopListeners.get(cell);
+    if (listeners === undefined) this.stopListeners.set(cell, (listeners = new Set()));
+    const set = listeners;
+    set.add(onDown);
+    return () => set.delete(onDown);
+  }
+
   /** @internal The actor has stopped for good: it leaves its parent (a failed one stays, marked). */
-  actorStopped(cell: ActorCell, failed: boolean): void {
+  actorStopped(cell: ActorCell, failed: boolean, reason: ExitReason): void {
+    if (this.stopListeners.size > 0) {
+      const listeners = this.stopListeners.get(cell);
+      this.stopListeners.delete(cell);
+      if (listeners !== undefined) for (const onDown of listeners) onDown(reason);
+    }
     const siblings = cell.parentCell === null ? this.topLevel : cell.parentCell.children;
     if (!failed && !this.management.keeps(cell) && siblings?.get(cell.name) === cell) siblings.delete(cell.name);
     this.live--;

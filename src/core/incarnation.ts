@@ -393,7 +393,7 @@ export abstract class Incarnation extends RunLoop {
     life.budget?.dispose();
     this.hooks?.stopped();
     this.breaker?.stop();
-    this.system.actorStopped(this, failed);
+    this.system.actorStopped(this, failed, reason);
     this.stoppedForGood(reason);
     if (life.stopWaiters !== null) for (const resolve of life.stopWaiters) resolve();
     life.stopWaiters = null;

@@ -66,7 +66,7 @@ export interface Target {
 export interface RemoteWatcher {
   readonly isAlive: boolean;
   /** A DownSignal (written out here: actor.ts imports this file). */
-  signal(signal: { type: 'down'; ref: ActorRef; reason: 'nodedown' }): void;
+  signal(signal: { type: 'down'; ref: ActorRef; reason: 'nodedown' | 'normal' | 'shutdown' | { error: unknown } }): void;
 }
 
 /** The priority in tell/ask/publish options (validated); other keys are checked by the caller. */

@@ -43,7 +43,7 @@ export interface Runtime<C> {
   /** A child exited on its own (a crash, or a normal exit): its supervisor decides what follows. */
   childExited(cell: C, reason: ExitReason, where?: string): void;
   /** The actor has stopped for good: it leaves its parent (a failed one stays, marked). */
-  actorStopped(cell: C, failed: boolean): void;
+  actorStopped(cell: C, failed: boolean, reason: ExitReason): void;
   /** The actor was restarted by its supervisor (health signals, the `actor.restarted` event). */
   restarted(cell: C): void;
   /** `supervisor` exceeded its restart intensity over `child` and fails upward (the `supervisor.escalated` event). */

@@ -17,6 +17,7 @@ import { type ActorRef, type AskOptions, askOptionsRead, type RemoteWatcher, rea
 import type { BreakerState } from '../resilience/breaker.js';
 import { ActorStoppedError, ClusterUnreachableError, ConfigError, NodeDownError, SystemStoppedError, TimeoutError } from '../util/errors.js';
 import { Membership } from './membership.js';
+import { RemoteWatches, type WatchHost } from './watches.js';
 import type { ResolvedCluster } from './options.js';
 import { ReplicaLink, type ReplicaHost } from './replicas.js';
 import {
@@ -50,6 +51,8 @@ export interface ClusterHost {
   readonly replicas: ReplicaHost;
   /** `node` was heard from, first or again (its partners' replicas are sent again). */
   nodeUp(node: string): void;
+  /** For watches from other nodes of actors here. */
+  watchLocal: WatchHost['watchLocal'];
 }
 
 /**
@@ -77,8 +80,10 @@ export class Cluster {
   private readonly cancellable = new Map<string, AbortController>();
   /** The id of the next ask from here that its caller may cancel. */
   private nextCancelId = 1;
-  /** Heartbeats, nodes up and down, watches across nodes. */
+  /** Heartbeats, nodes up and down. */
   private readonly membership: Membership;
+  /** ctx.watch of actors across nodes. */
+  private readonly watches: RemoteWatches;
   /** Snapshot replicas to and from other nodes. */
   readonly replicas: ReplicaLink;
 
@@ -89,7 +94,17 @@ export class Cluster {
     private readonly host: ClusterHost,
     options: ResolvedCluster,
   ) {
-    this.membership = new Membership(nc, host, options);
+    this.watches = new RemoteWatches(options.node, nc, host);
+    this.membership = new Membership(
+      nc,
+      {
+        log: host.log,
+        nodeUp: (node) => host.nodeUp(node),
+        nodeDown: (node) => this.watches.nodeDown(node),
+        tick: () => this.watches.sweep(),
+      },
+      options,
+    );
     this.replicas = new ReplicaLink(options.node, nc, host.replicas, host.log, Math.min(1000, options.downAfterMs), (node) => this.membership.isDown(node));
   }
 
@@ -123,6 +138,7 @@ export class Cluster {
     this.subscriptions.push(
       ...this.membership.start((error) => this.onSubscriptionError(error)),
       ...this.replicas.serve((error) => this.onSubscriptionError(error)),
+      ...this.watches.serve((error) => this.onSubscriptionError(error)),
       this.nc.subscribe(nodeActorsSubject(this.node), { callback: (error, msg) => (error === null ? this.onActorMessage(msg) : this.onSubscriptionError(error)) }),
       this.nc.subscribe(ALL_EVENTS, { callback: (error, msg) => (error === null ? this.onEvent(msg) : this.onSubscriptionError(error)) }),
       this.nc.subscribe(cancelSubject(this.node), { callback: (error, msg) => (error === null ? this.onCancel(msg) : this.onSubscriptionError(error)) }),
@@ -134,15 +150,25 @@ export class Cluster {
     return this.membership.isDown(node);
   }
 
-  /** @internal `watcher` gets `down` (reason 'nodedown') once `target`'s node is down (at once if it is). */
+  /**
+   * @internal `watcher` gets `down` once `target` stops for good (with its exit reason) or its
+   * node is down ('nodedown', at once if it is).
+   */
   watch(target: RemoteTarget, watcher: RemoteWatcher, ref: ActorRef): void {
-    if (!this.isOpen) watcher.signal({ type: 'down', ref, reason: 'nodedown' });
-    else this.membership.watch(target.node, target.path, watcher, ref);
+    const { node, path } = target;
+    if (!this.isOpen || this.membership.isDown(node)) {
+      watcher.signal({ type: 'down', ref, reason: 'nodedown' });
+      return;
+    }
+    this.membership.expect(node);
+    // Which process the node is, learnt now: a replacement that comes before its next heartbeat is seen.
+    void this.membership.learnInstance(node);
+    this.watches.watch(node, path, watcher, ref);
   }
 
   /** @internal */
   unwatch(target: RemoteTarget, watcher: RemoteWatcher): void {
-    this.membership.unwatch(target.node, target.path, watcher);
+    this.watches.unwatch(target.node, target.path, watcher);
   }
 
   private onSubscriptionError(error: Error): void {

@@ -1,12 +1,10 @@
 /**
- * Who is in the cluster: heartbeats, failure detection, node names, and watches of actors on
- * other nodes.
+ * Who is in the cluster: heartbeats, failure detection and node names.
  *
  * Every node publishes a heartbeat on `genesis.node.<node>` each `heartbeatMs` and a goodbye when
  * it shuts down. A node heard from and then silent for `downAfterMs` (or gone with a goodbye, or
- * back as a new process: each process's heartbeats carry its own instance id) is down: its
- * watchers get `down` with reason 'nodedown', and whoever waits on it (asks in flight) is told at
- * once, and so are new ones until it is heard from again.
+ * back as a new process: each process's heartbeats carry its own instance id) is down: whoever
+ * waits on it (asks in flight) and the host (watches) are told at once.
  *
  * A node name is one process's: a process joining under a name another live process answers to
  * is refused (ConfigError on `cluster.node`).
@@ -14,7 +12,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import type { ActorRef, RemoteWatcher } from '../core/ref.js';
 import { ConfigError } from '../util/errors.js';
 import type { ResolvedCluster } from './options.js';
 import { ALL_HEARTBEATS, decode, encode, heartbeatSubject, helloSubject } from './wire.js';
@@ -27,6 +24,10 @@ export interface MembershipHost {
   readonly log: Logger;
   /** `node` was heard from, first or again. */
   nodeUp(node: string): void;
+  /** `node` is down (silent, gone, or replaced by a new process). */
+  nodeDown(node: string): void;
+  /** Each heartbeatMs, for housekeeping. */
+  tick(): void;
 }
 
 export class Membership {
@@ -34,8 +35,6 @@ export class Membership {
   private readonly lastHeard = new Map<string, number>();
   /** Nodes known to be down (until heard from again). */
   private readonly downNodes = new Set<string>();
-  /** Watches of actors on other nodes: node → watcher → path → the ref watched. */
-  private readonly watches = new Map<string, Map<RemoteWatcher, Map<string, ActorRef>>>();
   /** Who waits on each node (asks in flight): each is called when it is down. */
   private readonly waiting = new Map<string, Set<() => void>>();
   /** The instance id of the process each node up is (a new one: the old process is gone). */
@@ -125,7 +124,7 @@ export class Membership {
     }
     this.lastTick = now;
     for (const [node, heard] of this.lastHeard) if (now - heard > this.downAfterMs) this.nodeDown(node, `silent for ${Math.round(now - heard)} ms`);
-    for (const byWatcher of this.watches.values()) for (const watcher of byWatcher.keys()) if (!watcher.isAlive) byWatcher.delete(watcher);
+    this.host.tick();
   }
 
   private onHeartbeat(msg: Msg): void {
@@ -170,7 +169,8 @@ export class Membership {
    * Learns which process `node` is now, without waiting for its next heartbeat: a watch made just
    * before that process is replaced still sees the replacement.
    */
-  private async learnInstance(node: string): Promise<void> {
+  async learnInstance(node: string): Promise<void> {
+    if (this.instances.has(node)) return;
     try {
       const [instance] = decode((await this.nc.request(helloSubject(node), encode(this.instance), { timeout: this.downAfterMs })).data) as [string, number];
       if (!this.closing && !this.downNodes.has(node) && !this.instances.has(node)) this.heard(node, String(instance));
@@ -195,14 +195,7 @@ export class Membership {
       this.waiting.delete(node);
       for (const told of waiting) told();
     }
-    const watches = this.watches.get(node);
-    if (watches !== undefined) {
-      this.watches.delete(node);
-      for (const [watcher, refs] of watches) {
-        if (!watcher.isAlive) continue;
-        for (const ref of refs.values()) watcher.signal({ type: 'down', ref, reason: 'nodedown' });
-      }
-    }
+    this.host.nodeDown(node);
   }
 
   /** `whenDown` is called once `node` is down, unless the returned function is called first. */
@@ -215,31 +208,8 @@ export class Membership {
     return () => set.delete(whenDown);
   }
 
-  /** `watcher` gets `down` (reason 'nodedown') once `node` is down (at once if it is). */
-  watch(node: string, path: string, watcher: RemoteWatcher, ref: ActorRef): void {
-    if (this.downNodes.has(node) || this.closing || this.nc.isClosed()) {
-      watcher.signal({ type: 'down', ref, reason: 'nodedown' });
-      return;
-    }
-    this.expect(node);
-    if (!this.instances.has(node)) void this.learnInstance(node);
-    let byWatcher = this.watches.get(node);
-    if (byWatcher === undefined) this.watches.set(node, (byWatcher = new Map()));
-    let refs = byWatcher.get(watcher);
-    if (refs === undefined) byWatcher.set(watcher, (refs = new Map()));
-    refs.set(path, ref);
-  }
-
   /** A node never heard from gets downAfterMs from now to show up (this node always lives). */
   expect(node: string): void {
     if (node !== this.node && !this.lastHeard.has(node)) this.lastHeard.set(node, performance.now());
-  }
-
-  unwatch(node: string, path: string, watcher: RemoteWatcher): void {
-    const byWatcher = this.watches.get(node);
-    const refs = byWatcher?.get(watcher);
-    if (refs === undefined) return;
-    refs.delete(path);
-    if (refs.size === 0) byWatcher!.delete(watcher);
   }
 }

@@ -86,6 +86,16 @@ export function helloSubject(node: string): string {
   return `${PREFIX}.hello.${node}`;
 }
 
+/** The subject other nodes ask `node` on to watch its actors. */
+export function watchSubject(node: string): string {
+  return `${PREFIX}.watch.${node}`;
+}
+
+/** The subject `node` is told on that an actor it watches elsewhere has stopped. */
+export function downSubject(node: string): string {
+  return `${PREFIX}.down.${node}`;
+}
+
 /** The subject cancellations of asks to `node`'s actors are sent on. */
 export function cancelSubject(node: string): string {
   return `${PREFIX}.cancel.${node}`;

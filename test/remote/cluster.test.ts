@@ -278,7 +278,7 @@ describe('two nodes in one process', () => {
 });
 
 describe('node failure detection', () => {
-  it('a graceful shutdown: watchers get down (nodedown) at once, asks fail with NodeDownError', async () => {
+  it("a graceful shutdown: watchers get down with the actors' reason ('shutdown') at once, asks fail with NodeDownError", async () => {
     const [a, b] = [await node('a'), await node('b')];
     b.spawn(Counter, { name: 'counter' });
     const counter = a.remote<CounterMsg>('b', '/counter');
@@ -294,8 +294,9 @@ describe('node failure detection', () => {
     await b.shutdown();
     await until(() => downsOf(a).length === 1, 2000);
     expect(downsOf(a)[0]!.at - started).toBeLessThan(500);
-    expect(downsOf(a)).toMatchObject([{ path: '/counter', reason: 'nodedown' }]);
-    expect(counter.alive).toBe(false);
+    // The actor stopped (reason 'shutdown') before its node said goodbye: its own reason comes first.
+    expect(downsOf(a)).toMatchObject([{ path: '/counter', reason: 'shutdown' }]);
+    await until(() => !counter.alive, 1000);
     await expect(counter.ask({ type: 'get' })).rejects.toMatchObject({ code: 'NODE_DOWN', node: 'b', path: '/counter' });
     // Watching an actor of a node already down: down at once.
     watcher.tell({ watch: a.remote('b', '/late') });
@@ -306,6 +307,36 @@ describe('node failure detection', () => {
     b2.spawn(Counter, { name: 'counter' });
     await until(() => counter.alive, 2000);
     expect(await counter.ask({ type: 'get' })).toBe(0);
+  });
+
+  it('watchers of a remote actor get its own exit reason when it stops for good, not on a restart', async () => {
+    const [a, b] = [await node('a'), await node('b')];
+    const counter = b.spawn(Counter, { name: 'counter' });
+    const crasher = b.spawn(Counter, { name: 'crasher', restart: 'temporary' });
+    const restarted = b.spawn(Counter, { name: 'restarted' });
+    b.spawn(Counter, { name: 'unwatched' });
+    const watcher = a.spawn(Watcher, { name: 'watcher' });
+    for (const path of ['/counter', '/crasher', '/restarted', '/unwatched', '/nobody']) watcher.tell({ watch: a.remote('b', path) });
+    watcher.tell({ unwatch: a.remote('b', '/unwatched') });
+    // No actor there: down at once, as a crash saying so.
+    await until(() => downsOf(a).length === 1, 2000);
+    expect(downsOf(a)[0]).toMatchObject({ path: '/nobody', reason: { error: { code: 'ACTOR_STOPPED' } } });
+    await new Promise((r) => setTimeout(r, 50)); // the watches have reached b
+    restarted.tell({ type: 'crash' }); // restarted (permanent): no down
+    await b.stop(counter);
+    crasher.tell({ type: 'crash' }); // temporary: gone for good, its crash the reason
+    await b.stop(b.lookup('/unwatched')!);
+    await until(() => downsOf(a).length === 3, 2000);
+    await new Promise((r) => setTimeout(r, 100)); // nothing else comes
+    const downs = downsOf(a)
+      .slice(1)
+      .sort((x, y) => x.path.localeCompare(y.path));
+    expect(downs).toMatchObject([
+      { path: '/counter', reason: 'normal' },
+      { path: '/crasher', reason: { error: { message: 'boom' } } },
+    ]);
+    expect(downsOf(a)).toHaveLength(3);
+    expect(restarted.alive).toBe(true);
   });
 
   it('refuses a second process under a node name another live process has', async () => {
