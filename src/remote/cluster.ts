@@ -277,7 +277,8 @@ export class Cluster {
 
   /** @internal A tell to another node: false when it could not be sent (it went to dead letters). */
   sendTo(target: RemoteTarget, message: unknown, priority: number): boolean {
-    if (!this.isOpen) {
+    // A tell to a node known down would vanish on the wire: it is a dead letter here instead.
+    if (!this.isOpen || this.membership.isDown(target.node)) {
       this.host.deadLetters.record(target.path, message, 'stopped');
       return false;
     }

@@ -298,6 +298,10 @@ describe('node failure detection', () => {
     expect(downsOf(a)).toMatchObject([{ path: '/counter', reason: 'shutdown' }]);
     await until(() => !counter.alive, 1000);
     await expect(counter.ask({ type: 'get' })).rejects.toMatchObject({ code: 'NODE_DOWN', node: 'b', path: '/counter' });
+    // A tell to it is a dead letter here, not a message lost on the wire.
+    const dead = a.deadLetters.list().length;
+    expect(counter.tell({ type: 'add', n: 1 })).toBe(false);
+    expect(a.deadLetters.list().slice(dead)).toMatchObject([{ path: '/counter', reason: 'stopped' }]);
     // Watching an actor of a node already down: down at once.
     watcher.tell({ watch: a.remote('b', '/late') });
     await until(() => downsOf(a).length === 2, 1000);
