@@ -17,6 +17,7 @@ import { ActorRef } from './core/ref.js';
 import type { ChildSupervisor, Runtime } from './core/runtime.js';
 import { Scheduler } from './core/scheduler.js';
 import { CHILD_KEYS, type ChildSpec, childSpec } from './core/spec.js';
+import { checkpoint, rollbackInTurn } from './persistence/checkpoint.js';
 import { type SnapshotInfo, Snapshots } from './persistence/snapshots.js';
 import { RuntimeCounters, treeMetrics } from './observability/metrics.js';
 import type { MetricsServer, ServeMetricsOptions } from './observability/prometheus.js';
@@ -481,7 +482,7 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
       };
       for (const cell of this.topLevel.values()) walk(cell);
     }
-    return this.snapshotting.checkpoint(cells, timeoutMs);
+    return checkpoint(this.snapshotting, cells, timeoutMs, this.clock);
   }
 
   /**
@@ -501,7 +502,7 @@ export class ActorSystem implements Runtime<ActorCell>, SupervisionHost, RootHos
       throw new ConfigError('restore(options).seq', `must be a snapshot seq, a non-negative integer (got ${String(options.seq)})`);
     }
     const timeoutMs = options.timeoutMs === undefined ? this.asks.timeoutMs : positiveNumber('restore(options).timeoutMs', options.timeoutMs);
-    await this.snapshotting.rollbackInTurn(this.snapshottingCell(path), options.seq, timeoutMs);
+    await rollbackInTurn(this.snapshotting, this.snapshottingCell(path), options.seq, timeoutMs, this.clock);
   }
 
   /**

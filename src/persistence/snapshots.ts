@@ -24,7 +24,7 @@ import { DEFAULT_KEEP, type SnapshotConfig } from '../core/spec.js';
 import type { ActorRef } from '../core/ref.js';
 import { type Clock, unrefTimer } from '../util/clock.js';
 import type { Logger } from 'pino';
-import { CheckpointError, ConfigError, SnapshotCorruptError, TimeoutError } from '../util/errors.js';
+import { ConfigError, SnapshotCorruptError } from '../util/errors.js';
 import { rowProblem } from './memory-store.js';
 import { type RemotePartner, RemotePartners, type ReplicaTransport, splitPartners } from './remote-partners.js';
 import { decodeRow, type EncodedState, encodeState, sealRow } from './snapshot-codec.js';
@@ -281,60 +281,6 @@ export class Snapshots {
     return promise;
   }
 
-  /**
-   * system.checkpoint(): the seq of each cell's snapshot by path, or CheckpointError naming the
-   * cells that could not be snapshotted (the others are committed all the same).
-   */
-  async checkpoint(cells: readonly ActorCell[], timeoutMs: number): Promise<Record<string, number>> {
-    const { seqs, missed } = await this.snapshotAll(cells, timeoutMs);
-    if (Object.keys(missed).length > 0) throw new CheckpointError(seqs, missed);
-    return seqs;
-  }
-
-  /**
-   * Snapshots each cell (after the handler in progress, as ctx.snapshotNow()) and settles once
-   * each is committed or failed, or after `timeoutMs` on the system clock, whichever is first.
-   * A cell still waiting then is missed; its snapshot is still taken if its handler ever ends.
-   */
-  snapshotAll(cells: readonly ActorCell[], timeoutMs: number): Promise<CheckpointOutcome> {
-    const outcome: CheckpointOutcome = { seqs: {}, missed: {} };
-    if (cells.length === 0) return Promise.resolve(outcome);
-    return new Promise((resolve) => {
-      const waiting = new Map<ActorCell, (seq: number) => void>();
-      const finish = () => {
-        if (waiting.size > 0) return;
-        this.system.clock.clearTimeout(timer);
-        resolve(outcome);
-      };
-      const timer = this.system.clock.setTimeout(() => {
-        for (const [cell, settle] of waiting) {
-          const slot = slotOf(cell);
-          const at = slot.waiters?.indexOf(settle) ?? -1;
-          if (at >= 0) slot.waiters!.splice(at, 1); // nobody waits for it any more
-          outcome.missed[cell.path] = cell.inHandler
-            ? `not snapshotted within ${timeoutMs} ms: its handler in progress has not finished`
-            : `not committed within ${timeoutMs} ms`;
-        }
-        waiting.clear();
-        resolve(outcome);
-      }, timeoutMs);
-      for (const cell of cells) {
-        const slot = slotOf(cell);
-        const settle = (seq: number) => {
-          if (!waiting.delete(cell)) return; // timed out already
-          if (seq >= 0) outcome.seqs[cell.path] = seq;
-          else outcome.missed[cell.path] = slot.failure || 'no snapshot was taken';
-          finish();
-        };
-        waiting.set(cell, settle);
-        if (cell.inHandler) {
-          slot.wanted = true;
-          (slot.waiters ??= []).push(settle);
-        } else void this.take(cell).then(settle);
-      }
-    });
-  }
-
   /** The handler that asked for a snapshot failed or was killed: it will not be taken. */
   abandon(slot: SnapshotSlot, why = 'the handler it waited for failed or was killed'): void {
     slot.wanted = false;
@@ -489,41 +435,6 @@ export class Snapshots {
       cell.log.error({ err: error, seq: row.seq, source, holder: row.holder ?? undefined }, `skipped snapshot ${row.seq} of ${cell.path}`);
       return undefined;
     }
-  }
-
-  /**
-   * system.restore(): sets the state of one of the actor's own snapshots in the actor's turn,
-   * after the handler in progress. TimeoutError after `timeoutMs` on the system clock if that turn
-   * has not come (a handler that does not settle); the rollback is then cancelled, never applied
-   * later behind the caller's back.
-   */
-  rollbackInTurn(cell: ActorCell, seq: number | undefined, timeoutMs: number): Promise<void> {
-    const state = this.rollback(cell, seq);
-    return new Promise<void>((resolve, reject) => {
-      let pending = true;
-      const timer = this.system.clock.setTimeout(() => {
-        if (!pending) return;
-        pending = false;
-        const error = new TimeoutError(cell.path, timeoutMs);
-        error.message = `restore of ${cell.path} timed out after ${timeoutMs} ms: its handler in progress has not finished; nothing was rolled back`;
-        reject(error);
-      }, timeoutMs);
-      const settle = (error?: unknown) => {
-        if (!pending) return;
-        pending = false;
-        this.system.clock.clearTimeout(timer);
-        if (error === undefined) resolve();
-        else reject(error);
-      };
-      cell
-        .runInTurn(() => {
-          if (!pending) return; // timed out: the caller was told nothing happened
-          cell.state = state;
-          cell.log.info({ seq: seq ?? 'latest' }, `${cell.path} rolled back to a snapshot`);
-          settle();
-        })
-        .catch(settle); // stopped before its turn came
-    });
   }
 
   /** The state of one of an actor's own snapshots (latest if no seq), for a rollback. */
