@@ -17,6 +17,7 @@ import { type ActorRef, type AskOptions, askOptionsRead, type RemoteWatcher, rea
 import type { BreakerState } from '../resilience/breaker.js';
 import { ActorStoppedError, ClusterUnreachableError, ConfigError, NodeDownError, SystemStoppedError, TimeoutError } from '../util/errors.js';
 import { Membership } from './membership.js';
+import { framesOf, Outbox } from './outbox.js';
 import { RemoteWatches, type WatchHost } from './watches.js';
 import type { ResolvedCluster } from './options.js';
 import { ReplicaLink, type ReplicaHost } from './replicas.js';
@@ -31,6 +32,7 @@ import {
   eventSubject,
   nodeActorsSubject,
   pathOfSubject,
+  tellsSubject,
   topicOfSubject,
   type WireError,
 } from './wire.js';
@@ -61,6 +63,8 @@ export interface ClusterHost {
  */
 type AskRequest = [unknown, number, number, number];
 type AskReply = [0, unknown, BreakerState | null] | [1, WireError, BreakerState | null];
+/** A tell, one frame of a batch: [path, message, priority]. */
+type TellFrame = [string, unknown, number];
 /** A cancellation: [the asking node, its cancel id, the reason its caller gave up]. */
 type Cancel = [string, number, WireError];
 /** An event: [data, priority, origin node, source path or null]. */
@@ -84,6 +88,8 @@ export class Cluster {
   private readonly membership: Membership;
   /** ctx.watch of actors across nodes. */
   private readonly watches: RemoteWatches;
+  /** Tells to other nodes, batched per node and turn. */
+  private readonly outbox: Outbox;
   /** Snapshot replicas to and from other nodes. */
   readonly replicas: ReplicaLink;
 
@@ -95,6 +101,7 @@ export class Cluster {
     options: ResolvedCluster,
   ) {
     this.watches = new RemoteWatches(options.node, nc, host);
+    this.outbox = new Outbox(nc, (node, count, error) => host.log.warn({ err: error, node, count }, `${count} tells to node ${node} not sent`));
     this.membership = new Membership(
       nc,
       {
@@ -142,6 +149,7 @@ export class Cluster {
       this.nc.subscribe(nodeActorsSubject(this.node), { callback: (error, msg) => (error === null ? this.onActorMessage(msg) : this.onSubscriptionError(error)) }),
       this.nc.subscribe(ALL_EVENTS, { callback: (error, msg) => (error === null ? this.onEvent(msg) : this.onSubscriptionError(error)) }),
       this.nc.subscribe(cancelSubject(this.node), { callback: (error, msg) => (error === null ? this.onCancel(msg) : this.onSubscriptionError(error)) }),
+      this.nc.subscribe(tellsSubject(this.node), { callback: (error, msg) => (error === null ? this.onTells(msg) : this.onSubscriptionError(error)) }),
     );
   }
 
@@ -175,26 +183,34 @@ export class Cluster {
     if (!this.closing) this.host.log.warn({ err: error, node: this.node }, 'cluster subscription failed');
   }
 
-  /** A tell (no reply subject) or an ask (a reply subject) from another node, to a local actor. */
+  /** An ask from another node, to a local actor (tells come in batches: onTells). */
   private onActorMessage(msg: Msg): void {
     const path = pathOfSubject(msg.subject);
     if (msg.reply === undefined || msg.reply === '') {
-      let message: unknown;
-      let priority = DEFAULT_PRIORITY;
-      try {
-        [message, priority] = decode(msg.data) as [unknown, number];
-      } catch (error) {
-        this.host.log.warn({ err: error, path }, 'undecodable remote tell dropped');
-        return;
-      }
-      const ref = this.host.lookup(path);
-      if (ref === undefined) this.host.deadLetters.record(path, message, 'stopped');
-      else ref.tell(message, { priority });
+      this.host.log.warn({ path }, 'a message without a reply subject on an actor subject dropped');
       return;
     }
     const served = this.answer(msg, path);
     this.serving.add(served);
     void served.finally(() => this.serving.delete(served));
+  }
+
+  /** A batch of tells from another node, each delivered to its local actor in order. */
+  private onTells(msg: Msg): void {
+    for (const frame of framesOf(msg.data)) {
+      let path: string;
+      let message: unknown;
+      let priority: number;
+      try {
+        [path, message, priority] = decode(frame) as TellFrame;
+      } catch (error) {
+        this.host.log.warn({ err: error }, 'undecodable remote tell dropped');
+        continue;
+      }
+      const ref = this.host.lookup(path);
+      if (ref === undefined) this.host.deadLetters.record(path, message, 'stopped');
+      else ref.tell(message, { priority });
+    }
   }
 
   private async answer(msg: Msg, path: string): Promise<void> {
@@ -282,13 +298,15 @@ export class Cluster {
       this.host.deadLetters.record(target.path, message, 'stopped');
       return false;
     }
+    let frame: Uint8Array;
     try {
-      this.nc.publish(target.subject, encode([message, priority]));
-      return true;
+      frame = encode([target.path, message, priority] satisfies TellFrame);
     } catch (error) {
       this.host.deadLetters.record(target.path, message, 'undeliverable', error);
       return false;
     }
+    this.outbox.add(target.node, frame);
+    return true;
   }
 
   /**
@@ -345,6 +363,7 @@ export class Cluster {
       // The caller's deadline is the caller's: its own timer, whatever the network does.
       const timer = setTimeout(() => finish(new TimeoutError(path, timeoutMs)), timeoutMs);
       signal?.addEventListener('abort', onAbort, { once: true });
+      this.outbox.flush(node); // the tells made before this ask arrive before it
       this.nc.request(target.subject, data, { timeout: timeoutMs + REQUEST_GRACE_MS }).then(
         (msg) => {
           let reply: AskReply;
@@ -380,6 +399,7 @@ export class Cluster {
   /** Stops serving, waits for the replies to asks in progress, flushes and closes the connection. */
   async close(): Promise<void> {
     if (this.closing) return;
+    this.outbox.flushAll();
     this.membership.leave();
     this.closing = true;
     for (const sub of this.subscriptions) sub.unsubscribe();

@@ -86,6 +86,11 @@ export function helloSubject(node: string): string {
   return `${PREFIX}.hello.${node}`;
 }
 
+/** The subject batches of tells to `node`'s actors travel on. */
+export function tellsSubject(node: string): string {
+  return `${PREFIX}.tells.${node}`;
+}
+
 /** The subject other nodes ask `node` on to watch its actors. */
 export function watchSubject(node: string): string {
   return `${PREFIX}.watch.${node}`;

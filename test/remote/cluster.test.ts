@@ -137,6 +137,45 @@ describe('two nodes in one process', () => {
     expect(await a.spawn(Forwarder, { name: 'proxy' }).ask({ type: 'get' })).toBe(43);
   });
 
+  it('delivers tells in order, batched, before an ask made after them; as they were when told', async () => {
+    const [a, b] = [await node('a'), await node('b')];
+    const Log = defineActor<unknown[], unknown>({
+      init: () => [],
+      receive(seen, msg, ctx) {
+        if (msg === 'get') ctx.reply(seen);
+        else seen.push(msg);
+      },
+    });
+    b.spawn(Log, { name: 'log' });
+    const log = a.remote('b', '/log');
+    const message = { n: 0 };
+    for (let n = 1; n <= 20_000; n++) {
+      message.n = n; // changed after each tell: each arrives with the value it had then
+      log.tell({ ...message, big: n === 7 ? 'x'.repeat(300_000) : undefined }, { priority: n % 3 === 0 ? 1 : 2 });
+    }
+    const mutated = { n: -1 };
+    log.tell(mutated);
+    mutated.n = -2;
+    const seen = (await log.ask('get', { timeoutMs: 10_000 })) as Array<{ n: number }>;
+    expect(seen).toHaveLength(20_001);
+    // Within a priority, in the order told (the mailbox serves priority 1 first among those waiting together).
+    const ns = seen.map((m) => m.n);
+    for (const lane of [1, 2]) {
+      const inLane = ns.filter((n) => n > 0 && (n % 3 === 0 ? 1 : 2) === lane);
+      expect(inLane).toEqual([...inLane].sort((x, y) => x - y));
+    }
+    expect(ns).toContain(-1);
+    expect(ns).not.toContain(-2);
+    // An unencodable message is refused at the call, a dead letter, not a lost batch.
+    const dead = a.deadLetters.list().length;
+    const cyclic: { self?: unknown } = {};
+    cyclic.self = cyclic;
+    expect(log.tell(cyclic)).toBe(false);
+    expect(a.deadLetters.list().slice(dead)).toMatchObject([{ path: '/log', reason: 'undeliverable' }]);
+    log.tell({ n: -3 }); // the tells after it go on
+    expect(((await log.ask('get')) as unknown[]).length).toBe(20_002);
+  });
+
   it('carries odd names, and values msgpackr keeps (Map, Date, bigint)', async () => {
     const [a, b] = [await node('a'), await node('b')];
     const Echo = defineActor<null, unknown>({ init: () => null, receive: (_s, msg, ctx) => void ctx.reply(msg) });

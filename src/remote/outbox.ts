@@ -1,0 +1,87 @@
+/**
+ * Tells to other nodes, batched: every tell is encoded when it is made (so a later change of the
+ * message by the sender cannot leak into it, and an unencodable one is refused at the call), and
+ * the tells to one node made in one turn of the event loop travel as one NATS message on
+ * `genesis.tells.<node>` — the per-message cost of NATS (a protocol line, routing, a read on the
+ * other side) is paid once per batch, not per tell.
+ *
+ * Order: tells from this node to another arrive in the order they were made, and before any ask
+ * made after them (an ask flushes its node's batch first: both then travel on one connection, in
+ * order). A batch holds at most MAX_BATCH_BYTES; a fuller one leaves at once.
+ *
+ * Wire format: frames of [u32 length][msgpack of [path, message, priority]], back to back.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import { tellsSubject } from './wire.js';
+
+/** A batch leaves once it holds this much, without waiting for the end of the turn. */
+const MAX_BATCH_BYTES = 256 * 1024;
+
+interface Batch {
+  frames: Uint8Array[];
+  bytes: number;
+}
+
+export class Outbox {
+  private readonly batches = new Map<string, Batch>();
+  private scheduled = false;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    /** A batch could not be published: its tells are lost (the caller counts them). */
+    private readonly onLost: (node: string, count: number, error: unknown) => void,
+  ) {}
+
+  /** Queues one encoded tell for `node`. */
+  add(node: string, frame: Uint8Array): void {
+    let batch = this.batches.get(node);
+    if (batch === undefined) this.batches.set(node, (batch = { frames: [], bytes: 0 }));
+    batch.frames.push(frame);
+    batch.bytes += frame.byteLength + 4;
+    if (batch.bytes >= MAX_BATCH_BYTES) this.flush(node);
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      // After the code that is telling has run to its end (a loop of tells is one batch), before any I/O.
+      queueMicrotask(this.flushAll);
+    }
+  }
+
+  /** Sends `node`'s batch now (an ask to it must not overtake the tells made before it). */
+  flush(node: string): void {
+    const batch = this.batches.get(node);
+    if (batch === undefined) return;
+    this.batches.delete(node);
+    const data = new Uint8Array(batch.bytes);
+    const view = new DataView(data.buffer);
+    let at = 0;
+    for (const frame of batch.frames) {
+      view.setUint32(at, frame.byteLength);
+      data.set(frame, at + 4);
+      at += frame.byteLength + 4;
+    }
+    try {
+      this.nc.publish(tellsSubject(node), data);
+    } catch (error) {
+      this.onLost(node, batch.frames.length, error);
+    }
+  }
+
+  readonly flushAll = (): void => {
+    this.scheduled = false;
+    for (const node of [...this.batches.keys()]) this.flush(node);
+  };
+}
+
+/** The frames of a batch; a truncated frame ends it (what came before is delivered). */
+export function framesOf(data: Uint8Array): Uint8Array[] {
+  const frames: Uint8Array[] = [];
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  let at = 0;
+  while (at + 4 <= data.byteLength) {
+    const length = view.getUint32(at);
+    if (at + 4 + length > data.byteLength) break;
+    frames.push(data.subarray(at + 4, at + 4 + length));
+    at += 4 + length;
+  }
+  return frames;
+}
