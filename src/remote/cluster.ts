@@ -9,7 +9,7 @@
  * An ask to a node known to be down fails at once with NodeDownError, and so does an ask in
  * flight to a node as soon as it is found down.
  */
-import { connect, type Msg, type NatsConnection, RequestError, type Subscription } from '@nats-io/transport-node';
+import { connect, createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { DeadLetters } from '../core/dead-letters.js';
 import { DEFAULT_PRIORITY } from '../core/mailbox.js';
@@ -70,8 +70,6 @@ type Cancel = [string, number, WireError];
 /** An event: [data, priority, origin node, source path or null]. */
 type EventPayload = [unknown, number, string, string | null];
 
-/** NATS waits this much past the caller's deadline (the caller's own timer ends the ask first). */
-const REQUEST_GRACE_MS = 1000;
 /** How long the breaker state a reply told stands for a remote actor's ref. */
 const BREAKER_STATE_TTL_MS = 1000;
 
@@ -84,6 +82,11 @@ export class Cluster {
   private readonly cancellable = new Map<string, AbortController>();
   /** The id of the next ask from here that its caller may cancel. */
   private nextCancelId = 1;
+  /** Replies to this node's asks come to `<replyPrefix><id>`: one subscription, not nc.request's per-ask machinery. */
+  private readonly replyPrefix = `${createInbox()}.`;
+  /** Asks waiting for their reply, by id (undefined: the connection closed). */
+  private readonly replies = new Map<string, (msg: Msg | undefined) => void>();
+  private nextReply = 0;
   /** Heartbeats, nodes up and down. */
   private readonly membership: Membership;
   /** ctx.watch of actors across nodes. */
@@ -119,7 +122,8 @@ export class Cluster {
   static async join(options: ResolvedCluster, host: ClusterHost): Promise<Cluster> {
     let nc: NatsConnection;
     try {
-      nc = await connect({ servers: options.servers, name: `genesis:${host.name}:${options.node}`, timeout: options.connectTimeoutMs });
+      // noAsyncTraces: nats.js would otherwise make an Error (a stack capture) per request and per timeout.
+      nc = await connect({ servers: options.servers, name: `genesis:${host.name}:${options.node}`, timeout: options.connectTimeoutMs, noAsyncTraces: true });
     } catch (error) {
       throw new ClusterUnreachableError(options.servers, error instanceof Error ? error.message : String(error), { cause: error });
     }
@@ -142,6 +146,14 @@ export class Cluster {
   }
 
   private serve(): void {
+    // Not in `subscriptions`: replies to asks made while closing still come, until the drain.
+    this.nc.subscribe(`${this.replyPrefix}*`, {
+      callback: (error, msg) => (error === null ? this.replies.get(msg.subject.slice(this.replyPrefix.length))?.(msg) : this.onSubscriptionError(error)),
+    });
+    // Closed (drained by close(), or lost for good): the asks still waiting fail now.
+    void this.nc.closed().then(() => {
+      for (const settle of [...this.replies.values()]) settle(undefined);
+    });
     this.subscriptions.push(
       ...this.membership.start((error) => this.onSubscriptionError(error)),
       ...this.replicas.serve((error) => this.onSubscriptionError(error)),
@@ -343,6 +355,7 @@ export class Cluster {
     target.pending++;
     return new Promise((resolve, reject) => {
       let settled = false;
+      const id = (this.nextReply++).toString(36);
       const finish = (error: unknown, value?: unknown) => {
         if (settled) return;
         settled = true;
@@ -350,6 +363,7 @@ export class Cluster {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         forget();
+        this.replies.delete(id);
         if (error === undefined) resolve(value);
         else reject(error);
       };
@@ -364,26 +378,32 @@ export class Cluster {
       const timer = setTimeout(() => finish(new TimeoutError(path, timeoutMs)), timeoutMs);
       signal?.addEventListener('abort', onAbort, { once: true });
       this.outbox.flush(node); // the tells made before this ask arrive before it
-      this.nc.request(target.subject, data, { timeout: timeoutMs + REQUEST_GRACE_MS }).then(
-        (msg) => {
-          let reply: AskReply;
-          try {
-            reply = decode(msg.data) as AskReply;
-          } catch (error) {
-            finish(error);
-            return;
-          }
-          target.sawBreaker(reply[2]);
-          if (reply[0] === 0) finish(undefined, reply[1]);
-          else finish(errorFromWire(reply[1]));
-        },
-        (error: unknown) => {
-          if (error instanceof RequestError && error.isNoResponders()) finish(new NodeDownError(node, path));
-          else if (this.closing || this.nc.isClosed()) finish(new SystemStoppedError(this.host.name));
-          else if (error instanceof Error && error.name === 'TimeoutError') finish(new TimeoutError(path, timeoutMs));
-          else finish(error);
-        },
-      );
+      this.replies.set(id, (msg) => {
+        if (msg === undefined) {
+          finish(new SystemStoppedError(this.host.name));
+          return;
+        }
+        // No subscriber on the target's node: nats-server answers with a 503 status and no data.
+        if (msg.data.length === 0 && msg.headers?.code === 503) {
+          finish(new NodeDownError(node, path));
+          return;
+        }
+        let reply: AskReply;
+        try {
+          reply = decode(msg.data) as AskReply;
+        } catch (error) {
+          finish(error);
+          return;
+        }
+        target.sawBreaker(reply[2]);
+        if (reply[0] === 0) finish(undefined, reply[1]);
+        else finish(errorFromWire(reply[1]));
+      });
+      try {
+        this.nc.publish(target.subject, data, { reply: this.replyPrefix + id });
+      } catch (error) {
+        finish(this.closing || this.nc.isClosed() ? new SystemStoppedError(this.host.name) : error);
+      }
     });
   }
 
