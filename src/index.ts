@@ -82,4 +82,5 @@ export {
   SocketInUseError,
   NodeDownError,
   ClusterUnreachableError,
+  MessageTooLargeError,
 } from './util/errors.js';

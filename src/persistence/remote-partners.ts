@@ -99,6 +99,12 @@ export class RemotePartners {
     return newest.size;
   }
 
+  /** The actor at `path` stopped for good here: its newest rows are no longer sent again. */
+  forget(path: string): void {
+    const prefix = `${path}\u0000`;
+    for (const newest of this.sent.values()) for (const key of newest.keys()) if (key.startsWith(prefix)) newest.delete(key);
+  }
+
   /** Rows sent here by another node: the well-formed ones are kept (and returned, to be persisted). */
   accept(rows: unknown, from: string): SnapshotRow[] {
     const kept: SnapshotRow[] = [];

@@ -72,6 +72,9 @@ export class SnapshotSlot implements LifecycleHooks {
 
   /** Copies fetched from the remote partners' nodes for the next restore. */
   fetched: Array<{ node: string; row: SnapshotRow }> | null = null;
+  /** The fetch in progress (restarts meanwhile wait for it), and whether one was made. */
+  fetching: Promise<void> | null = null;
+  fetchedOnce = false;
 
   constructor(
     private readonly owner: Snapshots,
@@ -378,13 +381,19 @@ export class Snapshots {
 
   /**
    * Before the first init of an actor with partners on other nodes in this process: their copies
-   * are fetched for its restore (later restarts here know the newest copy: this process took it).
+   * are fetched for its restore, once (a restart while it is under way waits for the same fetch;
+   * later ones restore locally: the copies fetched are still candidates until a restore used them,
+   * and this process takes the newest snapshots from then on).
    */
   prefetch(cell: ActorCell, slot: SnapshotSlot): Promise<void> | undefined {
-    if (slot.remotePartners.length === 0 || this.newest.has(cell.path)) return undefined;
-    return this.remote.fetch(cell.path, slot.remotePartners).then((copies) => {
+    if (slot.fetching !== null) return slot.fetching;
+    if (slot.fetchedOnce || slot.remotePartners.length === 0 || this.newest.has(cell.path)) return undefined;
+    slot.fetchedOnce = true;
+    slot.fetching = this.remote.fetch(cell.path, slot.remotePartners).then((copies) => {
       slot.fetched = copies;
+      slot.fetching = null;
     });
+    return slot.fetching;
   }
 
   /** Replica rows another node sent to partners here: kept in memory, and persisted when there is a store. */
@@ -473,6 +482,7 @@ export class Snapshots {
   /** The actor stopped for good: no more timer, and the copies it held in memory are gone. */
   detach(cell: ActorCell): void {
     this.held.delete(cell);
+    this.remote.forget(cell.path);
     const slot = cell.hooks;
     if (!(slot instanceof SnapshotSlot)) return;
     if (slot.timer !== null) this.system.clock.clearTimeout(slot.timer);

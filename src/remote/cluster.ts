@@ -15,7 +15,17 @@ import type { DeadLetters } from '../core/dead-letters.js';
 import { DEFAULT_PRIORITY } from '../core/mailbox.js';
 import { type ActorRef, type AskOptions, askOptionsRead, type RemoteWatcher, readAskOptions, type Target } from '../core/ref.js';
 import type { BreakerState } from '../resilience/breaker.js';
-import { ActorStoppedError, ClusterUnreachableError, ConfigError, NodeDownError, SystemStoppedError, TimeoutError } from '../util/errors.js';
+import {
+  ActorStoppedError,
+  ClusterUnreachableError,
+  ConfigError,
+  GenesisError,
+  MessageTooLargeError,
+  NodeDownError,
+  SystemStoppedError,
+  TimeoutError,
+} from '../util/errors.js';
+import { listener } from './listen.js';
 import { Membership } from './membership.js';
 import { framesOf, Outbox } from './outbox.js';
 import { RemoteWatches, type WatchHost } from './watches.js';
@@ -104,12 +114,17 @@ export class Cluster {
     options: ResolvedCluster,
   ) {
     this.watches = new RemoteWatches(options.node, nc, host);
-    this.outbox = new Outbox(nc, (node, count, error) => host.log.warn({ err: error, node, count }, `${count} tells to node ${node} not sent`));
+    this.outbox = new Outbox(nc, (tells, error) => {
+      for (const [path, message] of tells) host.deadLetters.record(path, message, 'undeliverable', error);
+    });
     this.membership = new Membership(
       nc,
       {
         log: host.log,
-        nodeUp: (node) => host.nodeUp(node),
+        nodeUp: (node) => {
+          host.nodeUp(node);
+          this.watches.nodeUp(node);
+        },
         nodeDown: (node) => this.watches.nodeDown(node),
         tick: () => this.watches.sweep(),
       },
@@ -146,22 +161,21 @@ export class Cluster {
   }
 
   private serve(): void {
+    const listen = listener(this.nc, this.host.log, () => this.closing);
     // Not in `subscriptions`: replies to asks made while closing still come, until the drain.
-    this.nc.subscribe(`${this.replyPrefix}*`, {
-      callback: (error, msg) => (error === null ? this.replies.get(msg.subject.slice(this.replyPrefix.length))?.(msg) : this.onSubscriptionError(error)),
-    });
+    listen(`${this.replyPrefix}*`, (msg) => this.replies.get(msg.subject.slice(this.replyPrefix.length))?.(msg));
     // Closed (drained by close(), or lost for good): the asks still waiting fail now.
     void this.nc.closed().then(() => {
       for (const settle of [...this.replies.values()]) settle(undefined);
     });
     this.subscriptions.push(
-      ...this.membership.start((error) => this.onSubscriptionError(error)),
-      ...this.replicas.serve((error) => this.onSubscriptionError(error)),
-      ...this.watches.serve((error) => this.onSubscriptionError(error)),
-      this.nc.subscribe(nodeActorsSubject(this.node), { callback: (error, msg) => (error === null ? this.onActorMessage(msg) : this.onSubscriptionError(error)) }),
-      this.nc.subscribe(ALL_EVENTS, { callback: (error, msg) => (error === null ? this.onEvent(msg) : this.onSubscriptionError(error)) }),
-      this.nc.subscribe(cancelSubject(this.node), { callback: (error, msg) => (error === null ? this.onCancel(msg) : this.onSubscriptionError(error)) }),
-      this.nc.subscribe(tellsSubject(this.node), { callback: (error, msg) => (error === null ? this.onTells(msg) : this.onSubscriptionError(error)) }),
+      ...this.membership.start(listen),
+      ...this.replicas.serve(listen),
+      ...this.watches.serve(listen),
+      listen(nodeActorsSubject(this.node), (msg) => this.onActorMessage(msg)),
+      listen(ALL_EVENTS, (msg) => this.onEvent(msg)),
+      listen(cancelSubject(this.node), (msg) => this.onCancel(msg)),
+      listen(tellsSubject(this.node), (msg) => this.onTells(msg)),
     );
   }
 
@@ -191,10 +205,6 @@ export class Cluster {
     this.watches.unwatch(target.node, target.path, watcher);
   }
 
-  private onSubscriptionError(error: Error): void {
-    if (!this.closing) this.host.log.warn({ err: error, node: this.node }, 'cluster subscription failed');
-  }
-
   /** An ask from another node, to a local actor (tells come in batches: onTells). */
   private onActorMessage(msg: Msg): void {
     const path = pathOfSubject(msg.subject);
@@ -210,18 +220,16 @@ export class Cluster {
   /** A batch of tells from another node, each delivered to its local actor in order. */
   private onTells(msg: Msg): void {
     for (const frame of framesOf(msg.data)) {
-      let path: string;
-      let message: unknown;
-      let priority: number;
+      // One bad frame (undecodable, a priority out of range) is dropped alone: the others go on.
       try {
-        [path, message, priority] = decode(frame) as TellFrame;
+        const [path, message, priority] = decode(frame) as TellFrame;
+        if (typeof path !== 'string') throw new TypeError('a remote tell names no path');
+        const ref = this.host.lookup(path);
+        if (ref === undefined) this.host.deadLetters.record(path, message, 'stopped');
+        else ref.tell(message, { priority });
       } catch (error) {
-        this.host.log.warn({ err: error }, 'undecodable remote tell dropped');
-        continue;
+        this.host.log.warn({ err: error }, 'a malformed remote tell dropped');
       }
-      const ref = this.host.lookup(path);
-      if (ref === undefined) this.host.deadLetters.record(path, message, 'stopped');
-      else ref.tell(message, { priority });
     }
   }
 
@@ -229,6 +237,7 @@ export class Cluster {
     let reply: AskReply;
     let ref: ActorRef | undefined;
     let cancelKey: string | undefined;
+    let abort: AbortController | undefined;
     try {
       const [message, priority, timeoutMs, cancelId, from] = decode(msg.data) as [...AskRequest, string];
       ref = this.host.lookup(path);
@@ -236,7 +245,7 @@ export class Cluster {
       let signal: AbortSignal | undefined;
       if (cancelId !== 0) {
         // The caller may give up: its cancellation aborts this ask (ctx.signal, if it is being handled).
-        const abort = new AbortController();
+        abort = new AbortController();
         cancelKey = `${from}:${cancelId}`;
         this.cancellable.set(cancelKey, abort);
         signal = abort.signal;
@@ -245,13 +254,20 @@ export class Cluster {
     } catch (error) {
       reply = [1, errorToWire(error), null];
     }
-    if (cancelKey !== undefined) this.cancellable.delete(cancelKey);
+    // Only its own entry: the caller's process may have restarted since, reusing the id.
+    if (cancelKey !== undefined && this.cancellable.get(cancelKey) === abort) this.cancellable.delete(cancelKey);
     reply[2] = ref?.target.breakerState ?? null;
     let data: Uint8Array;
     try {
       data = encode(reply);
+      const limit = this.outbox.maxPayload - 256;
+      if (data.byteLength > limit) throw new MessageTooLargeError(path, data.byteLength, limit);
     } catch (error) {
-      data = encode([1, errorToWire(new ConfigError('reply', `cannot be sent to another node: ${error instanceof Error ? error.message : String(error)}`))]);
+      const why =
+        error instanceof MessageTooLargeError
+          ? error
+          : new ConfigError('reply', `cannot be sent to another node: ${error instanceof Error ? error.message : String(error)}`);
+      data = encode([1, errorToWire(why), null]);
     }
     try {
       msg.respond(data);
@@ -262,30 +278,17 @@ export class Cluster {
 
   /** The caller of an ask from another node gave up on it. */
   private onCancel(msg: Msg): void {
-    try {
-      const [from, id, reason] = decode(msg.data) as Cancel;
-      this.cancellable.get(`${from}:${id}`)?.abort(errorFromWire(reason));
-    } catch (error) {
-      this.host.log.debug({ err: error }, 'undecodable cancellation dropped');
-    }
+    const [from, id, reason] = decode(msg.data) as Cancel; // a throw: dropped, logged (listen)
+    this.cancellable.get(`${from}:${id}`)?.abort(errorFromWire(reason));
   }
 
   /** An event published on another node: delivered to this node's subscribers (its own echoes ignored). */
   private onEvent(msg: Msg): void {
-    let payload: EventPayload;
-    try {
-      payload = decode(msg.data) as EventPayload;
-    } catch (error) {
-      this.host.log.warn({ err: error, subject: msg.subject }, 'undecodable remote event dropped');
-      return;
-    }
+    const payload = decode(msg.data) as EventPayload; // a throw: dropped, logged (listen)
+    if (!Array.isArray(payload) || typeof payload[2] !== 'string') throw new TypeError('not an event');
     const [data, priority, origin, source] = payload;
     if (origin === this.node) return;
-    try {
-      this.host.deliverRemoteEvent(topicOfSubject(msg.subject), data, priority, source === null ? undefined : `${origin}:${source}`);
-    } catch (error) {
-      this.host.log.debug({ err: error, subject: msg.subject }, 'remote event not delivered');
-    }
+    this.host.deliverRemoteEvent(topicOfSubject(msg.subject), data, priority, typeof source === 'string' ? `${origin}:${source}` : undefined);
   }
 
   /** Publishes a (locally published) event to the other nodes. */
@@ -313,11 +316,14 @@ export class Cluster {
     let frame: Uint8Array;
     try {
       frame = encode([target.path, message, priority] satisfies TellFrame);
+      // Room for the batch's framing and the protocol line: what cannot travel is refused here.
+      const limit = this.outbox.maxPayload - 4 - 256;
+      if (frame.byteLength > limit) throw new MessageTooLargeError(target.path, frame.byteLength, limit);
     } catch (error) {
       this.host.deadLetters.record(target.path, message, 'undeliverable', error);
       return false;
     }
-    this.outbox.add(target.node, frame);
+    this.outbox.add(target.node, frame, target.path, message);
     return true;
   }
 
@@ -348,6 +354,8 @@ export class Cluster {
       }
       if (signal !== undefined) cancelId = this.nextCancelId++;
       data = encode(cancelId === 0 ? ([message, priority, timeoutMs, 0] satisfies AskRequest) : [message, priority, timeoutMs, cancelId, this.node]);
+      const limit = this.outbox.maxPayload - 256;
+      if (data.byteLength > limit) throw new MessageTooLargeError(target.path, data.byteLength, limit);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -391,11 +399,12 @@ export class Cluster {
         let reply: AskReply;
         try {
           reply = decode(msg.data) as AskReply;
+          if (!Array.isArray(reply) || (reply[0] !== 0 && reply[0] !== 1)) throw new TypeError('not a reply');
         } catch (error) {
-          finish(error);
+          finish(new GenesisError('BAD_REPLY', `the reply of node ${node} to an ask to ${path} is malformed`, { cause: error }));
           return;
         }
-        target.sawBreaker(reply[2]);
+        target.sawBreaker(typeof reply[2] === 'string' ? reply[2] : null);
         if (reply[0] === 0) finish(undefined, reply[1]);
         else finish(errorFromWire(reply[1]));
       });

@@ -13,7 +13,8 @@ import { randomUUID } from 'node:crypto';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { ConfigError } from '../util/errors.js';
-import type { ResolvedCluster } from './options.js';
+import type { Listen } from './listen.js';
+import { isNodeName, type ResolvedCluster } from './options.js';
 import { ALL_HEARTBEATS, decode, encode, heartbeatSubject, helloSubject } from './wire.js';
 
 /** A heartbeat: [node, 0 (alive) or 1 (goodbye: shutting down), the process's instance id]. */
@@ -60,11 +61,8 @@ export class Membership {
   }
 
   /** Answers to this node's name, listens to the others' heartbeats, and starts beating. */
-  start(onError: (error: Error) => void): Subscription[] {
-    const subscriptions = [
-      this.nc.subscribe(helloSubject(this.node), { callback: (error, msg) => (error === null ? this.answerHello(msg) : onError(error)) }),
-      this.nc.subscribe(ALL_HEARTBEATS, { callback: (error, msg) => (error === null ? this.onHeartbeat(msg) : onError(error)) }),
-    ];
+  start(listen: Listen): Subscription[] {
+    const subscriptions = [listen(helloSubject(this.node), (msg) => this.answerHello(msg)), listen(ALL_HEARTBEATS, (msg) => this.onHeartbeat(msg))];
     this.beat(0);
     this.heartbeat = setInterval(() => this.tick(), this.heartbeatMs);
     this.heartbeat.unref();
@@ -128,15 +126,8 @@ export class Membership {
   }
 
   private onHeartbeat(msg: Msg): void {
-    let node: string;
-    let kind: 0 | 1;
-    let instance: string;
-    try {
-      [node, kind, instance] = decode(msg.data) as Heartbeat;
-    } catch (error) {
-      this.host.log.warn({ err: error, subject: msg.subject }, 'undecodable heartbeat dropped');
-      return;
-    }
+    const [node, kind, instance] = decode(msg.data) as Heartbeat;
+    if (!isNodeName(node) || (kind !== 0 && kind !== 1) || typeof instance !== 'string') throw new TypeError('not a heartbeat');
     if (this.closing) return;
     if (node === this.node) {
       if (instance !== this.instance && !this.warnedTwin) {
@@ -173,7 +164,7 @@ export class Membership {
     if (this.instances.has(node)) return;
     try {
       const [instance] = decode((await this.nc.request(helloSubject(node), encode(this.instance), { timeout: this.downAfterMs })).data) as [string, number];
-      if (!this.closing && !this.downNodes.has(node) && !this.instances.has(node)) this.heard(node, String(instance));
+      if (typeof instance === 'string' && !this.closing && !this.downNodes.has(node) && !this.instances.has(node)) this.heard(node, instance);
     } catch {
       // not there (yet): its heartbeats, or their absence, decide
     }

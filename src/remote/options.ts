@@ -33,6 +33,11 @@ export interface ResolvedCluster {
 
 const NODE_NAME = /^[A-Za-z0-9_-]+$/;
 
+/** Is `node` a well-formed node name? */
+export function isNodeName(node: unknown): node is string {
+  return typeof node === 'string' && NODE_NAME.test(node);
+}
+
 /** A node name, as the cluster and `system.remote(node, …)` take it. */
 export function checkNodeName(option: string, node: unknown): string {
   if (typeof node !== 'string' || !NODE_NAME.test(node)) {

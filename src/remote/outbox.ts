@@ -7,7 +7,9 @@
  *
  * Order: tells from this node to another arrive in the order they were made, and before any ask
  * made after them (an ask flushes its node's batch first: both then travel on one connection, in
- * order). A batch holds at most MAX_BATCH_BYTES; a fuller one leaves at once.
+ * order). A batch holds at most MAX_BATCH_BYTES (or the server's max_payload, if less): a tell
+ * that would take it over sends it first. A batch the connection refuses is reported, tell by
+ * tell, to `onLost` (dead letters): nothing vanishes unseen.
  *
  * Wire format: frames of [u32 length][msgpack of [path, message, priority]], back to back.
  */
@@ -19,6 +21,8 @@ const MAX_BATCH_BYTES = 256 * 1024;
 
 interface Batch {
   frames: Uint8Array[];
+  /** What each frame holds, for dead letters if the batch is lost. */
+  tells: Array<[path: string, message: unknown]>;
   bytes: number;
 }
 
@@ -28,17 +32,28 @@ export class Outbox {
 
   constructor(
     private readonly nc: NatsConnection,
-    /** A batch could not be published: its tells are lost (the caller counts them). */
-    private readonly onLost: (node: string, count: number, error: unknown) => void,
+    /** A batch could not be published: each of its tells, and why. */
+    private readonly onLost: (tells: Array<[path: string, message: unknown]>, error: unknown) => void,
   ) {}
 
-  /** Queues one encoded tell for `node`. */
-  add(node: string, frame: Uint8Array): void {
+  /** The most bytes one NATS message may carry on this connection. */
+  get maxPayload(): number {
+    return this.nc.info?.max_payload ?? 1024 * 1024;
+  }
+
+  /** Queues one encoded tell (of `message` to `path`) for `node`; the frame must fit in one message. */
+  add(node: string, frame: Uint8Array, path: string, message: unknown): void {
+    const limit = Math.min(MAX_BATCH_BYTES, this.maxPayload);
     let batch = this.batches.get(node);
-    if (batch === undefined) this.batches.set(node, (batch = { frames: [], bytes: 0 }));
+    if (batch !== undefined && batch.bytes + frame.byteLength + 4 > limit) {
+      this.flush(node);
+      batch = undefined;
+    }
+    if (batch === undefined) this.batches.set(node, (batch = { frames: [], tells: [], bytes: 0 }));
     batch.frames.push(frame);
+    batch.tells.push([path, message]);
     batch.bytes += frame.byteLength + 4;
-    if (batch.bytes >= MAX_BATCH_BYTES) this.flush(node);
+    if (batch.bytes >= limit) this.flush(node);
     else if (!this.scheduled) {
       this.scheduled = true;
       // After the code that is telling has run to its end (a loop of tells is one batch), before any I/O.
@@ -62,7 +77,7 @@ export class Outbox {
     try {
       this.nc.publish(tellsSubject(node), data);
     } catch (error) {
-      this.onLost(node, batch.frames.length, error);
+      this.onLost(batch.tells, error);
     }
   }
 

@@ -8,6 +8,7 @@ import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
 import type { Logger } from 'pino';
 import type { ReplicaTransport } from '../persistence/remote-partners.js';
 import type { SnapshotRow } from '../persistence/snapshot-store.js';
+import type { Listen } from './listen.js';
 import { decode, encode, fetchSubject, replicaSubject } from './wire.js';
 
 /** What a node does with replicas: Snapshots implements it. */
@@ -32,11 +33,8 @@ export class ReplicaLink implements ReplicaTransport {
   ) {}
 
   /** Starts answering: rows sent to this node, and fetches of the copies it holds. */
-  serve(onError: (error: Error) => void): Subscription[] {
-    return [
-      this.nc.subscribe(replicaSubject(this.node), { callback: (error, msg) => (error === null ? this.onReplicas(msg) : onError(error)) }),
-      this.nc.subscribe(fetchSubject(this.node), { callback: (error, msg) => (error === null ? this.onFetch(msg) : onError(error)) }),
-    ];
+  serve(listen: Listen): Subscription[] {
+    return [listen(replicaSubject(this.node), (msg) => this.onReplicas(msg)), listen(fetchSubject(this.node), (msg) => this.onFetch(msg))];
   }
 
   send(node: string, rows: SnapshotRow[]): void {

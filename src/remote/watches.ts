@@ -10,6 +10,8 @@ import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
 import type { Logger } from 'pino';
 import type { ExitReason } from '../core/actor.js';
 import type { ActorRef, RemoteWatcher } from '../core/ref.js';
+import type { Listen } from './listen.js';
+import { isNodeName } from './options.js';
 import { decode, downSubject, encode, errorFromWire, errorToWire, type WireError, watchSubject } from './wire.js';
 
 /** What remote watches need of their node. */
@@ -22,8 +24,11 @@ export interface WatchHost {
   watchLocal(path: string, onDown: (reason: ExitReason) => void): (() => void) | ExitReason;
 }
 
-/** A watch request: [watching node, path, 1 (watch) or 0 (no longer)]. */
-type WatchRequest = [string, string, 0 | 1];
+/**
+ * A watch request: [watching node, path, 1 (watch) or 0 (no longer)], or [node, '', 2]: "send your
+ * watches of my actors again" (that node was down for me a while, and I forgot them).
+ */
+type WatchRequest = [string, string, 0 | 1 | 2];
 /** A down: [the watched actor's node, its path, its exit reason]. */
 type Down = [string, string, 'normal' | 'shutdown' | { error: WireError }];
 
@@ -39,11 +44,8 @@ export class RemoteWatches {
     private readonly host: WatchHost,
   ) {}
 
-  serve(onError: (error: Error) => void): Subscription[] {
-    return [
-      this.nc.subscribe(watchSubject(this.node), { callback: (error, msg) => (error === null ? this.onWatch(msg) : onError(error)) }),
-      this.nc.subscribe(downSubject(this.node), { callback: (error, msg) => (error === null ? this.onDown(msg) : onError(error)) }),
-    ];
+  serve(listen: Listen): Subscription[] {
+    return [listen(watchSubject(this.node), (msg) => this.onWatch(msg)), listen(downSubject(this.node), (msg) => this.onDown(msg))];
   }
 
   /** `watcher` gets `down` once the actor at `path` on `node` stops for good, or its node is down. */
@@ -80,10 +82,24 @@ export class RemoteWatches {
     }
   }
 
-  /** Drops watchers that have stopped themselves (they left no unwatch). */
+  /**
+   * `node` is up (first heard, or again after it was down here): the watches it had asked for
+   * here were forgotten when it went down, so it is asked to send them again.
+   */
+  nodeUp(node: string): void {
+    this.send(watchSubject(node), [this.node, '', 2] satisfies WatchRequest);
+  }
+
+  /** Drops watchers that have stopped themselves (they left no unwatch), and the watches nobody here needs. */
   sweep(): void {
-    for (const byPath of this.watching.values()) {
-      for (const watchers of byPath.values()) for (const watcher of watchers.keys()) if (!watcher.isAlive) watchers.delete(watcher);
+    for (const [node, byPath] of this.watching) {
+      for (const [path, watchers] of byPath) {
+        for (const watcher of watchers.keys()) if (!watcher.isAlive) watchers.delete(watcher);
+        if (watchers.size > 0) continue;
+        byPath.delete(path);
+        this.send(watchSubject(node), [this.node, path, 0] satisfies WatchRequest);
+      }
+      if (byPath.size === 0) this.watching.delete(node);
     }
   }
 
@@ -102,14 +118,10 @@ export class RemoteWatches {
 
   /** Another node watches (or no longer watches) an actor here. */
   private onWatch(msg: Msg): void {
-    let from: string;
-    let path: string;
-    let on: 0 | 1;
-    try {
-      [from, path, on] = decode(msg.data) as WatchRequest;
-      if (typeof from !== 'string' || typeof path !== 'string') throw new TypeError('a watch names a node and a path');
-    } catch (error) {
-      this.host.log.warn({ err: error }, 'undecodable watch request dropped');
+    const [from, path, on] = decode(msg.data) as WatchRequest; // a throw: dropped, logged (listen)
+    if (!isNodeName(from) || typeof path !== 'string' || (on !== 0 && on !== 1 && on !== 2)) throw new TypeError('not a watch request');
+    if (on === 2) {
+      for (const watched of this.watching.get(from)?.keys() ?? []) this.send(watchSubject(from), [this.node, watched, 1] satisfies WatchRequest);
       return;
     }
     let byPath = this.watchedFor.get(from);
@@ -134,21 +146,20 @@ export class RemoteWatches {
 
   /** An actor of another node this node watches has stopped for good. */
   private onDown(msg: Msg): void {
-    let node: string;
-    let path: string;
-    let reason: Down[2];
-    try {
-      [node, path, reason] = decode(msg.data) as Down;
-    } catch (error) {
-      this.host.log.warn({ err: error }, 'undecodable down dropped');
-      return;
-    }
+    const [node, path, reason] = decode(msg.data) as Down; // a throw: dropped, logged (listen)
     const byPath = this.watching.get(node);
-    const watchers = byPath?.get(path);
+    const watchers = byPath?.get(path as string);
     if (watchers === undefined) return;
     byPath!.delete(path);
-    this.signal(watchers, typeof reason === 'string' ? reason : { error: errorFromWire(reason.error) });
+    this.signal(watchers, reasonFromWire(reason));
   }
+}
+
+/** Total: whatever arrives, a valid exit reason comes out. */
+function reasonFromWire(reason: unknown): ExitReason {
+  if (reason === 'normal' || reason === 'shutdown') return reason;
+  const error = reason !== null && typeof reason === 'object' && 'error' in reason ? reason.error : reason;
+  return { error: errorFromWire(error) };
 }
 
 function reasonToWire(reason: ExitReason): Down[2] {

@@ -149,6 +149,21 @@ export interface WireError {
 
 const FIELDS = ['code', 'path', 'crashed', 'timeoutMs', 'cycle', 'capacity', 'option', 'systemName', 'node'] as const;
 
+/** `received` as a WireError whose fields have their types (others dropped). */
+function wellFormed(received: unknown): WireError {
+  if (received === null || typeof received !== 'object') return { name: 'Error', message: `malformed error from another node: ${String(received)}` };
+  const raw = received as Record<string, unknown>;
+  const wire: WireError = { name: typeof raw.name === 'string' ? raw.name : 'Error', message: typeof raw.message === 'string' ? raw.message : '' };
+  const fields = wire as unknown as Record<string, unknown>;
+  for (const key of ['code', 'path', 'option', 'systemName', 'node'] as const) if (typeof raw[key] === 'string') fields[key] = raw[key];
+  if (typeof raw.crashed === 'boolean') wire.crashed = raw.crashed;
+  if (typeof raw.timeoutMs === 'number') wire.timeoutMs = raw.timeoutMs;
+  if (typeof raw.capacity === 'number') wire.capacity = raw.capacity;
+  if (Array.isArray(raw.cycle)) wire.cycle = raw.cycle.map(String);
+  if (raw.cause !== undefined) wire.cause = raw.cause as WireError; // checked in turn by errorFromWire
+  return wire;
+}
+
 export function errorToWire(error: unknown, depth = 0): WireError {
   if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
   const wire: WireError = { name: error.name, message: error.message };
@@ -161,10 +176,14 @@ export function errorToWire(error: unknown, depth = 0): WireError {
   return wire;
 }
 
-/** The error of the caller's side: the Genesis class of its `code`, with the remote message. */
-export function errorFromWire(wire: WireError): Error {
+/**
+ * The error of the caller's side: the Genesis class of its `code`, with the remote message. Total:
+ * whatever arrives (another version, a foreign client), an Error comes out, never a throw.
+ */
+export function errorFromWire(received: unknown, depth = 0): Error {
+  const wire = wellFormed(received);
   const path = wire.path ?? '/';
-  const cause = wire.cause === undefined ? undefined : errorFromWire(wire.cause);
+  const cause = wire.cause === undefined || depth >= 2 ? undefined : errorFromWire(wire.cause, depth + 1);
   let error: Error;
   switch (wire.code) {
     case 'TIMEOUT':

@@ -375,3 +375,22 @@ export class ClusterUnreachableError extends GenesisError {
     super('CLUSTER_UNREACHABLE', `cannot join the cluster at ${servers.join(', ')}: ${why}`, options);
   }
 }
+
+/**
+ * A message to an actor on another node is larger than the cluster's NATS server takes in one
+ * message (`max_payload`, 1 MB by default): the tell is a dead letter, the ask fails at once.
+ *
+ * @example
+ * ```ts
+ * await remoteRef.ask(hugeBuffer).catch((e) => isGenesisError(e, 'MESSAGE_TOO_LARGE'));   // e.bytes, e.limit
+ * ```
+ */
+export class MessageTooLargeError extends GenesisError {
+  constructor(
+    readonly path: string,
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super('MESSAGE_TOO_LARGE', `a message of ${bytes} bytes to ${path} is over the cluster's limit of ${limit} bytes per message`);
+  }
+}

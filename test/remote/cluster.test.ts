@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ActorEvent,
@@ -14,11 +15,13 @@ import {
   ConfigError,
   type DownSignal,
   defineActor,
+  MessageTooLargeError,
   NodeDownError,
   NoReplyError,
   realClock,
   TimeoutError,
 } from '../../src/index.js';
+import { encode } from '../../src/remote/wire.js';
 import { startSystem, until } from '../helpers.js';
 import { freePort, type NatsServer, startNatsServer } from '../../supervisors/cluster-nats.js';
 
@@ -229,9 +232,11 @@ describe('two nodes in one process', () => {
   it("the caller's signal cancels the ask on the other node too: the handler's ctx.signal aborts with its reason", async () => {
     const [a, b] = [await node('a'), await node('b')];
     const seen: unknown[] = [];
+    let started = false;
     const Slow = defineActor<null, string>({
       init: () => null,
       async receive(_s, _msg, ctx) {
+        started = true;
         const signal = ctx.signal!; // an ask's handler always has one
         await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
         seen.push(signal.reason);
@@ -240,7 +245,7 @@ describe('two nodes in one process', () => {
     b.spawn(Slow, { name: 'slow' });
     const controller = new AbortController();
     const asked = a.remote('b', '/slow').ask('work', { signal: controller.signal, timeoutMs: 10_000 });
-    await new Promise((r) => setTimeout(r, 50)); // being handled over there
+    await until(() => started, 5000); // being handled over there
     controller.abort(new TimeoutError('/caller', 50));
     await expect(asked).rejects.toBeInstanceOf(TimeoutError);
     await until(() => seen.length === 1, 2000);
@@ -382,6 +387,65 @@ describe('node failure detection', () => {
     expect(restarted.alive).toBe(true);
   });
 
+  it('drops malformed messages on every subject it listens to, and goes on working', async () => {
+    const [a, b] = [await node('a'), await node('b')];
+    b.spawn(Counter, { name: 'counter' });
+    const counter = a.remote<CounterMsg>('b', '/counter');
+    const nc = await connect({ servers: nats.url });
+    try {
+      const junk = [new Uint8Array([0xc1]), encode(5), encode(null), encode([null, null, null]), encode(['a', 9, { toString: 1 }]), encode([1, null, null])];
+      const subjects = [
+        'genesis.event.t',
+        'genesis.node.x',
+        'genesis.node.b',
+        'genesis.tells.b',
+        'genesis.watch.b',
+        'genesis.down.b',
+        'genesis.cancel.b',
+        'genesis.replica.b',
+        'genesis.fetch.b',
+        'genesis.hello.b',
+        'genesis.actor.b.%zz',
+        'genesis.actor.b.counter',
+      ];
+      for (const subject of subjects) for (const data of junk) nc.publish(subject, data);
+      // A tell frame with a priority out of range, between two good ones: those two arrive.
+      const frames = [encode(['/counter', { type: 'add', n: 1 }, 2]), encode(['/counter', { type: 'add', n: 100 }, 9]), encode(['/counter', { type: 'add', n: 1 }, 2])];
+      const batch = new Uint8Array(frames.reduce((n, f) => n + 4 + f.byteLength, 0));
+      let at = 0;
+      for (const f of frames) {
+        new DataView(batch.buffer).setUint32(at, f.byteLength);
+        batch.set(f, at + 4);
+        at += 4 + f.byteLength;
+      }
+      nc.publish('genesis.tells.b', batch);
+      await nc.flush();
+    } finally {
+      await nc.close();
+    }
+    // Still reading: asks answered, heartbeats heard (a watched b stays up past downAfterMs).
+    const watcher = a.spawn(Watcher, { name: 'watcher' });
+    watcher.tell({ watch: counter });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await counter.ask({ type: 'get' })).toBe(2);
+    expect(downsOf(a)).toEqual([]);
+    expect(a.remote('b', '/counter').alive).toBe(true);
+  });
+
+  it('refuses a message over the server max_payload: a dead letter for a tell, MessageTooLargeError for an ask; the rest go on', async () => {
+    const [a, b] = [await node('a'), await node('b')];
+    b.spawn(Counter, { name: 'counter' });
+    const counter = a.remote<CounterMsg>('b', '/counter');
+    const big = { type: 'add', n: 1, pad: 'x'.repeat(2 * 1024 * 1024) } as unknown as CounterMsg;
+    for (let i = 0; i < 5; i++) counter.tell({ type: 'add', n: 1 });
+    const dead = a.deadLetters.list().length;
+    expect(counter.tell(big)).toBe(false);
+    expect(a.deadLetters.list().slice(dead)).toMatchObject([{ path: '/counter', reason: 'undeliverable', error: { code: 'MESSAGE_TOO_LARGE' } }]);
+    for (let i = 0; i < 5; i++) counter.tell({ type: 'add', n: 1 });
+    await expect(counter.ask(big)).rejects.toBeInstanceOf(MessageTooLargeError);
+    expect(await counter.ask({ type: 'get' })).toBe(10);
+  });
+
   it('refuses a second process under a node name another live process has', async () => {
     await node('a');
     const error = await node('a').catch((e: unknown) => e);
@@ -460,8 +524,8 @@ describe('a node in another process', () => {
       const echo = a.remote('d', '/echo');
       expect(await echo.ask('hi')).toEqual({ node: 'd', echo: 'hi' });
       a.spawn(Watcher, { name: 'watcher' }).tell({ watch: echo });
-      // The watch has learnt which process d is (it asks d at once; d's heartbeats also tell, every 250 ms).
-      await new Promise((r) => setTimeout(r, 300));
+      // The watch has learnt which process d is (it asks d at once; d's heartbeats, every 250 ms, tell too).
+      await new Promise((r) => setTimeout(r, 1000));
       const exited = new Promise((resolve) => first.child.once('exit', resolve));
       first.child.kill('SIGKILL');
       await exited;
@@ -473,6 +537,32 @@ describe('a node in another process', () => {
       expect(await echo.ask('again')).toEqual({ node: 'd', echo: 'again' });
     } finally {
       for (const c of [first.child, second?.child]) if (c !== undefined && c.exitCode === null) c.kill('SIGKILL');
+    }
+  }, 40_000);
+
+  it('a watcher on a node that was paused past downAfterMs still gets down once it is back', async () => {
+    const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CHILD, nats.url, 'p'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const lines: string[] = [];
+      createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
+      await until(() => lines.includes('ready'), 15_000);
+      const a = await node('a'); // downAfterMs 1000
+      const x = a.spawn(Counter, { name: 'x' });
+      a.remote('p', '/watcher').tell(['a', '/x']);
+      await until(() => lines.includes('watching a:/x'), 5000);
+      await new Promise((r) => setTimeout(r, 200)); // the watch has reached a
+      // p stops for longer than downAfterMs: a finds it down and forgets the watches p asked for.
+      child.kill('SIGSTOP');
+      await new Promise((r) => setTimeout(r, 1800));
+      child.kill('SIGCONT');
+      // Once a hears p again it asks p to send its watches again.
+      await until(() => a.remote('p', '/echo').alive, 5000);
+      await new Promise((r) => setTimeout(r, 500));
+      await a.stop(x);
+      await until(() => lines.some((l) => l.startsWith('down /x')), 5000);
+      expect(lines.filter((l) => l.startsWith('down '))).toEqual(['down /x normal']);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
     }
   }, 40_000);
 

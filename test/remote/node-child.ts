@@ -2,9 +2,10 @@
  * A cluster node in its own process, for the remote tests. argv: <nats url> <node name>.
  * Serves /echo (replies what it gets; 'crash' crashes it; { sleep } waits that long first) and
  * /sink (an ask of 'count' tells how many tells it got); publishes `from.<node>` on 'go'; writes
- * "ready" once joined, "event <topic> <json>" for each event it receives.
+ * "ready" once joined, "event <topic> <json>" for each event it receives; /watcher, told
+ * [node, path], watches that actor and writes "down <path> <reason as JSON>" when it is down.
  */
-import { ActorSystem, defineActor } from '../../src/index.js';
+import { ActorSystem, type DownSignal, defineActor } from '../../src/index.js';
 
 const [url, node] = process.argv.slice(2);
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -28,8 +29,21 @@ const Listener = defineActor<null, unknown>({
   },
 });
 
+const Watcher = defineActor<null, [string, string]>({
+  init: () => null,
+  receive(_state, [at, path], ctx) {
+    ctx.watch(system.remote(at, path));
+    out(`watching ${at}:${path}`);
+  },
+  onSignal(_state, signal: DownSignal) {
+    const reason = typeof signal.reason === 'string' ? signal.reason : 'error';
+    out(`down ${signal.ref.path} ${reason}`);
+  },
+});
+
 const system = await ActorSystem.start({ name: `node-${node}`, store: false, logger: { level: 'silent' }, cluster: { servers: url!, node: node! } });
 system.spawn(Echo, { name: 'echo' });
+system.spawn(Watcher, { name: 'watcher' });
 const listener = system.spawn(Listener, { name: 'listener' });
 system.subscribe(listener, 'news.**');
 out('ready');

@@ -3,6 +3,9 @@
  * a free loopback port: snapshots replicated to the partner's node, restored on any node, and a
  * partner node that was away brought up to date. Nothing is mocked.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ActorSystem, ConfigError, defineActor } from '../../src/index.js';
@@ -36,8 +39,8 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-function node(name: string): Promise<ActorSystem> {
-  return startSystem({ name, cluster: { servers: nats.url, node: name, heartbeatMs: 50, downAfterMs: 300 } });
+function node(name: string, store = ':memory:'): Promise<ActorSystem> {
+  return startSystem({ name, store, cluster: { servers: nats.url, node: name, heartbeatMs: 50, downAfterMs: 300 } });
 }
 
 /** The replica rows `system` keeps of `path`, newest first. */
@@ -94,23 +97,42 @@ describe('partners on other nodes', () => {
     expect(a.metrics().snapshots.restored).toBe(1);
   });
 
-  it('prefers the newest valid copy: its own newer row over an older remote one', async () => {
-    const [a, b] = [await node('a'), await node('b')];
-    const first = a.spawn(Account, { name: 'account', partners: ['b:/replica'] });
-    first.tell({ add: 1 });
-    await first.ask('get'); // handled before the snapshot
-    await a.checkpoint('/account');
-    await until(() => replicasOf(b, '/account').length === 1);
-    await a.stop(first);
-    // Snapshots b does not get (a's own, replicated to a local partner only) are newer.
-    const second = a.spawn(Account, { name: 'account', partners: ['/local-replica'] });
-    expect(await second.ask('get')).toBe(1);
-    second.tell({ add: 1 });
-    await second.ask('get'); // handled before the snapshot
-    await a.checkpoint('/account');
-    await a.stop(second);
-    const third = a.spawn(Account, { name: 'account', partners: ['b:/replica'] });
-    expect(await third.ask('get')).toBe(2);
+  it('a first start weighs the copies fetched against its own: the newest valid one wins', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'genesis-partners-'));
+    try {
+      const store = join(dir, 'a.db');
+      const b = await node('b');
+      // A first process of node a: snapshot 1 goes to b too; snapshot 2 (a local partner only) stays here.
+      let a = await node('a', store);
+      const first = a.spawn(Account, { name: 'account', partners: ['b:/replica'] });
+      first.tell({ add: 1 });
+      await first.ask('get');
+      await a.checkpoint('/account');
+      await until(() => replicasOf(b, '/account').length === 1);
+      await a.stop(first);
+      const second = a.spawn(Account, { name: 'account', partners: ['/local-replica'] });
+      second.tell({ add: 1 });
+      await second.ask('get');
+      await a.checkpoint('/account');
+      await a.shutdown();
+      // A new process of node a on the same file: it fetches b's copy (seq 1) and has its own (seq 2).
+      a = await node('a', store);
+      const third = a.spawn(Account, { name: 'account', partners: ['b:/replica'] });
+      expect(await third.ask('get')).toBe(2);
+      await a.shutdown();
+      // The other way round: b's copy is the newer one (the actor moved on there), a's own is older.
+      const moved = b.spawn(Account, { name: 'account', snapshot: { everyMessages: 1 } });
+      expect(await moved.ask('get')).toBe(1); // b held seq 1
+      moved.tell({ add: 40 });
+      await moved.ask('get');
+      await b.checkpoint('/account');
+      await b.stop(moved);
+      a = await node('a', store);
+      const fourth = a.spawn(Account, { name: 'account', partners: ['b:/replica'] });
+      expect(await fourth.ask('get')).toBe(41);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a partner node that was away gets the newest copy as soon as it is heard from', async () => {
@@ -130,8 +152,11 @@ describe('partners on other nodes', () => {
 
   it('starts from init when no node holds a copy, and does not wait for a node that is not there', async () => {
     const a = await node('a');
+    const started = performance.now();
     const account = a.spawn(Account, { name: 'account', partners: ['nowhere:/replica'] });
     expect(await account.ask('get')).toBe(0);
+    // No node answers to that name: the fetch ends at once (the server says so), not at its 300 ms bound.
+    expect(performance.now() - started).toBeLessThan(250);
     expect(a.metrics().snapshots.restored).toBe(0);
   });
 
