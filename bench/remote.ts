@@ -56,17 +56,23 @@ const Sink = defineActor<{ n: number }, SinkMsg>({
     else state.n += typeof msg === 'number' ? 1 : msg.length;
   },
 });
-/** Hashes a batch, going back to the event loop between jobs: the node's I/O (NATS: its asks
- *  and replies) is served every ~1 ms, not only once per batch. Replies with the digests. */
+/**
+ * Hashes a batch, going back to the event loop between jobs: the node's I/O (NATS: its asks and
+ * replies) is served every ~1 ms, not only once per batch. Replies with the digests. Not an
+ * `async` handler: the first one to run switches AsyncLocalStorage on for the whole process (see
+ * README), which would slow this process's local ask figures measured after it.
+ */
 const Hasher = defineActor<null, Batch>({
   init: () => null,
-  receive: async (_s, batch, ctx) => {
+  receive: (_s, batch, ctx) => {
+    const reply = ctx.deferReply();
     const digests: string[] = [];
-    for (let i = 0; i < batch.seeds.length; i++) {
-      if (i > 0) await new Promise((r) => setImmediate(r));
-      digests.push(hash(batch.seeds[i]!, batch.iterations));
-    }
-    ctx.reply(digests);
+    const next = () => {
+      digests.push(hash(batch.seeds[digests.length]!, batch.iterations));
+      if (digests.length < batch.seeds.length) setImmediate(next);
+      else reply(digests);
+    };
+    next();
   },
 });
 
