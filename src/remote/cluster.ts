@@ -1,51 +1,27 @@
 /**
- * A node's membership of a cluster over NATS: it serves its actors to other nodes (one
- * subscription on `genesis.actor.<node>.>`: a message without a reply subject is a tell, one with
- * a reply subject an ask), carries pub/sub events across nodes (`genesis.event.<topic>`), and
- * makes the targets of refs to actors elsewhere (RemoteTarget: the ref's seam, so the local path
- * is untouched). Who is up, and who watches whom across nodes, is Membership's; snapshot
- * replicas are ReplicaLink's.
+ * A node's membership of a cluster over NATS, composed of its parts: asks to and from other
+ * nodes (RemoteAsks), batched tells (Outbox, delivered here by onTells), pub/sub events across
+ * nodes (`genesis.event.<topic>`), who is up (Membership), watches across nodes (RemoteWatches)
+ * and snapshot replicas (ReplicaLink). It makes the targets of refs to actors elsewhere
+ * (RemoteTarget: the ref's seam, so the local path is untouched).
  *
- * An ask to a node known to be down fails at once with NodeDownError, and so does an ask in
- * flight to a node as soon as it is found down.
+ * An ask or a tell to a node known to be down fails at once (NodeDownError; a dead letter), and
+ * so does an ask in flight to a node as soon as it is found down.
  */
-import { connect, createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { DeadLetters } from '../core/dead-letters.js';
-import { DEFAULT_PRIORITY } from '../core/mailbox.js';
-import { type ActorRef, type AskOptions, askOptionsRead, type RemoteWatcher, readAskOptions, type Target } from '../core/ref.js';
+import type { ActorRef, AskOptions, RemoteWatcher, Target } from '../core/ref.js';
 import type { BreakerState } from '../resilience/breaker.js';
-import {
-  ActorStoppedError,
-  ClusterUnreachableError,
-  ConfigError,
-  GenesisError,
-  MessageTooLargeError,
-  NodeDownError,
-  SystemStoppedError,
-  TimeoutError,
-} from '../util/errors.js';
+import { ClusterUnreachableError, MessageTooLargeError } from '../util/errors.js';
+import { RemoteAsks } from './asks.js';
 import { listener } from './listen.js';
 import { Membership } from './membership.js';
-import { framesOf, Outbox } from './outbox.js';
-import { RemoteWatches, type WatchHost } from './watches.js';
 import type { ResolvedCluster } from './options.js';
-import { ReplicaLink, type ReplicaHost } from './replicas.js';
-import {
-  ALL_EVENTS,
-  actorSubject,
-  decode,
-  encode,
-  errorFromWire,
-  errorToWire,
-  cancelSubject,
-  eventSubject,
-  nodeActorsSubject,
-  pathOfSubject,
-  tellsSubject,
-  topicOfSubject,
-  type WireError,
-} from './wire.js';
+import { framesOf, Outbox } from './outbox.js';
+import { type ReplicaHost, ReplicaLink } from './replicas.js';
+import { RemoteWatches, type WatchHost } from './watches.js';
+import { ALL_EVENTS, actorSubject, decode, encode, eventSubject, tellsSubject, topicOfSubject } from './wire.js';
 
 /** What a cluster member needs of its system. */
 export interface ClusterHost {
@@ -67,16 +43,8 @@ export interface ClusterHost {
   watchLocal: WatchHost['watchLocal'];
 }
 
-/**
- * A request: [message, priority, timeoutMs, cancel id (0: the caller cannot cancel)]; a reply:
- * [0, value, breaker state] or [1, error, breaker state] (the state: the target's breaker's, or null).
- */
-type AskRequest = [unknown, number, number, number];
-type AskReply = [0, unknown, BreakerState | null] | [1, WireError, BreakerState | null];
 /** A tell, one frame of a batch: [path, message, priority]. */
 type TellFrame = [string, unknown, number];
-/** A cancellation: [the asking node, its cancel id, the reason its caller gave up]. */
-type Cancel = [string, number, WireError];
 /** An event: [data, priority, origin node, source path or null]. */
 type EventPayload = [unknown, number, string, string | null];
 
@@ -86,17 +54,8 @@ const BREAKER_STATE_TTL_MS = 1000;
 export class Cluster {
   private closing = false;
   private readonly subscriptions: Subscription[] = [];
-  /** Asks from other nodes being handled here (shutdown waits for their replies). */
-  private readonly serving = new Set<Promise<void>>();
-  /** Asks from other nodes that their callers may cancel: `node:id` → the ask's abort. */
-  private readonly cancellable = new Map<string, AbortController>();
-  /** The id of the next ask from here that its caller may cancel. */
-  private nextCancelId = 1;
-  /** Replies to this node's asks come to `<replyPrefix><id>`: one subscription, not nc.request's per-ask machinery. */
-  private readonly replyPrefix = `${createInbox()}.`;
-  /** Asks waiting for their reply, by id (undefined: the connection closed). */
-  private readonly replies = new Map<string, (msg: Msg | undefined) => void>();
-  private nextReply = 0;
+  /** Asks to and from other nodes. */
+  private readonly asks: RemoteAsks;
   /** Heartbeats, nodes up and down. */
   private readonly membership: Membership;
   /** ctx.watch of actors across nodes. */
@@ -114,9 +73,10 @@ export class Cluster {
     options: ResolvedCluster,
   ) {
     this.watches = new RemoteWatches(options.node, nc, host);
-    this.outbox = new Outbox(nc, (tells, error) => {
+    const outbox = new Outbox(nc, (tells, error) => {
       for (const [path, message] of tells) host.deadLetters.record(path, message, 'undeliverable', error);
     });
+    this.outbox = outbox;
     this.membership = new Membership(
       nc,
       {
@@ -130,6 +90,20 @@ export class Cluster {
       },
       options,
     );
+    this.asks = new RemoteAsks(options.node, nc, {
+      name: host.name,
+      log: host.log,
+      askTimeoutMs: host.askTimeoutMs,
+      lookup: (path) => host.lookup(path),
+      remainingDeadline: () => host.remainingDeadline(),
+      isOpen: () => this.isOpen,
+      isDown: (node) => this.membership.isDown(node),
+      onDown: (node, whenDown) => this.membership.onDown(node, whenDown),
+      flushTells: (node) => this.outbox.flush(node),
+      get maxPayload() {
+        return outbox.maxPayload;
+      },
+    });
     this.replicas = new ReplicaLink(options.node, nc, host.replicas, host.log, Math.min(1000, options.downAfterMs), (node) => this.membership.isDown(node));
   }
 
@@ -162,19 +136,12 @@ export class Cluster {
 
   private serve(): void {
     const listen = listener(this.nc, this.host.log, () => this.closing);
-    // Not in `subscriptions`: replies to asks made while closing still come, until the drain.
-    listen(`${this.replyPrefix}*`, (msg) => this.replies.get(msg.subject.slice(this.replyPrefix.length))?.(msg));
-    // Closed (drained by close(), or lost for good): the asks still waiting fail now.
-    void this.nc.closed().then(() => {
-      for (const settle of [...this.replies.values()]) settle(undefined);
-    });
     this.subscriptions.push(
+      ...this.asks.serve(listen),
       ...this.membership.start(listen),
       ...this.replicas.serve(listen),
       ...this.watches.serve(listen),
-      listen(nodeActorsSubject(this.node), (msg) => this.onActorMessage(msg)),
       listen(ALL_EVENTS, (msg) => this.onEvent(msg)),
-      listen(cancelSubject(this.node), (msg) => this.onCancel(msg)),
       listen(tellsSubject(this.node), (msg) => this.onTells(msg)),
     );
   }
@@ -205,18 +172,6 @@ export class Cluster {
     this.watches.unwatch(target.node, target.path, watcher);
   }
 
-  /** An ask from another node, to a local actor (tells come in batches: onTells). */
-  private onActorMessage(msg: Msg): void {
-    const path = pathOfSubject(msg.subject);
-    if (msg.reply === undefined || msg.reply === '') {
-      this.host.log.warn({ path }, 'a message without a reply subject on an actor subject dropped');
-      return;
-    }
-    const served = this.answer(msg, path);
-    this.serving.add(served);
-    void served.finally(() => this.serving.delete(served));
-  }
-
   /** A batch of tells from another node, each delivered to its local actor in order. */
   private onTells(msg: Msg): void {
     for (const frame of framesOf(msg.data)) {
@@ -231,55 +186,6 @@ export class Cluster {
         this.host.log.warn({ err: error }, 'a malformed remote tell dropped');
       }
     }
-  }
-
-  private async answer(msg: Msg, path: string): Promise<void> {
-    let reply: AskReply;
-    let ref: ActorRef | undefined;
-    let cancelKey: string | undefined;
-    let abort: AbortController | undefined;
-    try {
-      const [message, priority, timeoutMs, cancelId, from] = decode(msg.data) as [...AskRequest, string];
-      ref = this.host.lookup(path);
-      if (ref === undefined) throw new ActorStoppedError(path, `no actor at ${path} on node ${this.node}`);
-      let signal: AbortSignal | undefined;
-      if (cancelId !== 0) {
-        // The caller may give up: its cancellation aborts this ask (ctx.signal, if it is being handled).
-        abort = new AbortController();
-        cancelKey = `${from}:${cancelId}`;
-        this.cancellable.set(cancelKey, abort);
-        signal = abort.signal;
-      }
-      reply = [0, await ref.ask(message, signal === undefined ? { priority, timeoutMs } : { priority, timeoutMs, signal }), null];
-    } catch (error) {
-      reply = [1, errorToWire(error), null];
-    }
-    // Only its own entry: the caller's process may have restarted since, reusing the id.
-    if (cancelKey !== undefined && this.cancellable.get(cancelKey) === abort) this.cancellable.delete(cancelKey);
-    reply[2] = ref?.target.breakerState ?? null;
-    let data: Uint8Array;
-    try {
-      data = encode(reply);
-      const limit = this.outbox.maxPayload - 256;
-      if (data.byteLength > limit) throw new MessageTooLargeError(path, data.byteLength, limit);
-    } catch (error) {
-      const why =
-        error instanceof MessageTooLargeError
-          ? error
-          : new ConfigError('reply', `cannot be sent to another node: ${error instanceof Error ? error.message : String(error)}`);
-      data = encode([1, errorToWire(why), null]);
-    }
-    try {
-      msg.respond(data);
-    } catch (error) {
-      this.host.log.debug({ err: error, path }, 'remote ask reply not sent (connection closing)');
-    }
-  }
-
-  /** The caller of an ask from another node gave up on it. */
-  private onCancel(msg: Msg): void {
-    const [from, id, reason] = decode(msg.data) as Cancel; // a throw: dropped, logged (listen)
-    this.cancellable.get(`${from}:${id}`)?.abort(errorFromWire(reason));
   }
 
   /** An event published on another node: delivered to this node's subscribers (its own echoes ignored). */
@@ -327,102 +233,9 @@ export class Cluster {
     return true;
   }
 
-  /**
-   * @internal An ask to another node: request/reply with the caller's deadline (the remote handler
-   * sees it too), a node found down failing it at once, and the caller's signal cancelling it on
-   * the other node as well. Never throws.
-   */
+  /** @internal An ask to another node (see RemoteAsks). */
   askTo(target: RemoteTarget, message: unknown, options: AskOptions | undefined): Promise<unknown> {
-    let timeoutMs = this.host.askTimeoutMs;
-    let priority = DEFAULT_PRIORITY;
-    let signal: AbortSignal | undefined;
-    let cancelId = 0;
-    let data: Uint8Array;
-    try {
-      if (options !== undefined) {
-        readAskOptions(options, timeoutMs);
-        ({ timeoutMs, priority, signal } = askOptionsRead);
-        if (signal?.aborted) return Promise.reject(signal.reason);
-      }
-      if (!this.isOpen) throw new SystemStoppedError(this.host.name);
-      if (this.membership.isDown(target.node)) throw new NodeDownError(target.node, target.path);
-      // Asked while answering an ask: no longer than that ask's caller waits.
-      const left = this.host.remainingDeadline();
-      if (left !== undefined) {
-        if (left <= 0) throw new TimeoutError(target.path, 0);
-        if (left < timeoutMs) timeoutMs = left;
-      }
-      if (signal !== undefined) cancelId = this.nextCancelId++;
-      data = encode(cancelId === 0 ? ([message, priority, timeoutMs, 0] satisfies AskRequest) : [message, priority, timeoutMs, cancelId, this.node]);
-      const limit = this.outbox.maxPayload - 256;
-      if (data.byteLength > limit) throw new MessageTooLargeError(target.path, data.byteLength, limit);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const { path, node } = target;
-    target.pending++;
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const id = (this.nextReply++).toString(36);
-      const finish = (error: unknown, value?: unknown) => {
-        if (settled) return;
-        settled = true;
-        target.pending--;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        forget();
-        this.replies.delete(id);
-        if (error === undefined) resolve(value);
-        else reject(error);
-      };
-      const onAbort = () => {
-        // The handler over there stops too (its ctx.signal aborts), or never starts.
-        this.publishSafely(cancelSubject(node), encode([this.node, cancelId, errorToWire(signal!.reason)] satisfies Cancel));
-        finish(signal!.reason);
-      };
-      // The node found down while this ask waits: it fails now, not at its deadline.
-      const forget = this.membership.onDown(node, () => finish(new NodeDownError(node, path)));
-      // The caller's deadline is the caller's: its own timer, whatever the network does.
-      const timer = setTimeout(() => finish(new TimeoutError(path, timeoutMs)), timeoutMs);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.outbox.flush(node); // the tells made before this ask arrive before it
-      this.replies.set(id, (msg) => {
-        if (msg === undefined) {
-          finish(new SystemStoppedError(this.host.name));
-          return;
-        }
-        // No subscriber on the target's node: nats-server answers with a 503 status and no data.
-        if (msg.data.length === 0 && msg.headers?.code === 503) {
-          finish(new NodeDownError(node, path));
-          return;
-        }
-        let reply: AskReply;
-        try {
-          reply = decode(msg.data) as AskReply;
-          if (!Array.isArray(reply) || (reply[0] !== 0 && reply[0] !== 1)) throw new TypeError('not a reply');
-        } catch (error) {
-          finish(new GenesisError('BAD_REPLY', `the reply of node ${node} to an ask to ${path} is malformed`, { cause: error }));
-          return;
-        }
-        target.sawBreaker(typeof reply[2] === 'string' ? reply[2] : null);
-        if (reply[0] === 0) finish(undefined, reply[1]);
-        else finish(errorFromWire(reply[1]));
-      });
-      try {
-        this.nc.publish(target.subject, data, { reply: this.replyPrefix + id });
-      } catch (error) {
-        finish(this.closing || this.nc.isClosed() ? new SystemStoppedError(this.host.name) : error);
-      }
-    });
-  }
-
-  private publishSafely(subject: string, data: Uint8Array): void {
-    if (!this.isOpen) return;
-    try {
-      this.nc.publish(subject, data);
-    } catch (error) {
-      this.host.log.debug({ err: error, subject }, 'not sent (connection closing)');
-    }
+    return this.asks.ask(target, message, options);
   }
 
   /** Stops serving, waits for the replies to asks in progress, flushes and closes the connection. */
@@ -432,7 +245,7 @@ export class Cluster {
     this.membership.leave();
     this.closing = true;
     for (const sub of this.subscriptions) sub.unsubscribe();
-    await Promise.allSettled([...this.serving]);
+    await this.asks.answered();
     try {
       await this.nc.drain();
     } catch (error) {
