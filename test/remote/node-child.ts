@@ -4,10 +4,12 @@
  * /sink (an ask of 'count' tells how many tells it got); publishes `from.<node>` on 'go'; writes
  * "ready" once joined, "event <topic> <json>" for each event it receives; /watcher, told
  * [node, path], watches that actor and writes "down <path> <reason as JSON>" when it is down.
+ * With a third argument, `partner=<node>`: /account sums the numbers it is told (an ask of 'get'
+ * answers the sum), snapshotted after every message with its replica partner <node>:/replica.
  */
 import { ActorSystem, type DownSignal, defineActor } from '../../src/index.js';
 
-const [url, node] = process.argv.slice(2);
+const [url, node, option] = process.argv.slice(2);
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
 const Echo = defineActor<null, unknown>({
@@ -41,9 +43,24 @@ const Watcher = defineActor<null, [string, string]>({
   },
 });
 
-const system = await ActorSystem.start({ name: `node-${node}`, store: false, logger: { level: 'silent' }, cluster: { servers: url!, node: node! } });
+const Account = defineActor<number, number | 'get'>({
+  init: () => 0,
+  receive(sum, msg, ctx) {
+    if (msg !== 'get') return sum + msg;
+    ctx.reply(sum);
+    return sum;
+  },
+});
+
+const system = await ActorSystem.start({
+  name: `node-${node}`,
+  store: option === undefined ? false : ':memory:',
+  logger: { level: 'silent' },
+  cluster: { servers: url!, node: node! },
+});
 system.spawn(Echo, { name: 'echo' });
 system.spawn(Watcher, { name: 'watcher' });
+if (option?.startsWith('partner=')) system.spawn(Account, { name: 'account', snapshot: { everyMessages: 1 }, partners: [`${option.slice(8)}:/replica`] });
 const listener = system.spawn(Listener, { name: 'listener' });
 system.subscribe(listener, 'news.**');
 out('ready');

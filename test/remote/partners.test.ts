@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ActorSystem, ConfigError, defineActor } from '../../src/index.js';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { type ActorRef, type ActorSystem, ConfigError, type DownSignal, defineActor } from '../../src/index.js';
 import { encode } from '../../src/remote/wire.js';
 import { type NatsServer, startNatsServer } from '../../supervisors/cluster-nats.js';
 import { startSystem, until } from '../helpers.js';
@@ -28,6 +30,8 @@ const Account = defineActor<number, Msg>({
 
 /** A partner: it does nothing itself; the copies it holds are the runtime's. */
 const Replica = defineActor<null, never>({ init: () => null, receive() {} });
+
+const CHILD = new URL('./node-child.ts', import.meta.url).pathname;
 
 let nats: NatsServer;
 
@@ -96,6 +100,38 @@ describe('partners on other nodes', () => {
     expect(await here.ask('get')).toBe(7);
     expect(a.metrics().snapshots.restored).toBe(1);
   });
+
+  it('a standby on a surviving node restarts the work there from the replica once its node is killed', async () => {
+    const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CHILD, nats.url, 'k', 'partner=t'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const lines: string[] = [];
+      createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
+      await until(() => lines.includes('ready'), 15_000);
+      const t = await node('t');
+      t.spawn(Replica, { name: 'replica' });
+      const remote = t.remote<Msg | number>('k', '/account');
+      for (const n of [5, 10, 27]) remote.tell(n);
+      expect(await remote.ask('get')).toBe(42);
+      await until(() => (replicasOf(t, '/account')[0]?.seq ?? 0) >= 4); // 3 tells and the ask, each snapshotted
+      // The standby: watches the work on k, and starts it here, under the same path, when k is down.
+      const Standby = defineActor<null, ActorRef>({
+        init: () => null,
+        receive: (_s, ref, ctx) => ctx.watch(ref),
+        onSignal: (_s, down: DownSignal) => {
+          if (down.reason === 'nodedown') t.spawn(Account, { name: 'account', snapshot: { everyMessages: 1 } });
+        },
+      });
+      t.spawn(Standby, { name: 'standby' }).tell(remote as ActorRef);
+      await new Promise((r) => setTimeout(r, 100));
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+      await until(() => t.lookup('/account') !== undefined, 5000);
+      expect(await t.lookup('/account')!.ask('get')).toBe(42);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }, 30_000);
 
   it('a first start weighs the copies fetched against its own: the newest valid one wins', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'genesis-partners-'));
