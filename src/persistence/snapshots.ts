@@ -70,7 +70,7 @@ export class SnapshotSlot implements LifecycleHooks {
   /** Why the last snapshot that settled with -1 was not taken (for a checkpoint's outcome). */
   failure = '';
 
-  /** Copies fetched from the remote partners' nodes for the next restore. */
+  /** Copies fetched from the remote partners' nodes, candidates of every restore in this process. */
   fetched: Array<{ node: string; row: SnapshotRow }> | null = null;
   /** The fetch in progress (restarts meanwhile wait for it), and whether one was made. */
   fetching: Promise<void> | null = null;
@@ -359,8 +359,9 @@ export class Snapshots {
     // Copies from other nodes: received here as their partner, and fetched from this actor's partners.
     const received = this.remote.heldCopy(cell.path);
     if (received !== undefined) candidates.push({ row: received, source: 'replica' });
+    // Kept after use: until this process snapshots the actor, they stay its newest copies (a crash
+    // before its first snapshot must not take it back to init).
     for (const { node, row } of slot.fetched ?? []) candidates.push({ row, source: 'replica', node });
-    slot.fetched = null;
     // Newest first; for one seq prefer memory (no I/O), then own, then a persisted replica.
     const rank = { 'partner-memory': 0, own: 1, replica: 2 };
     candidates.sort((a, b) => b.row.seq - a.row.seq || rank[a.source] - rank[b.source]);
@@ -382,8 +383,8 @@ export class Snapshots {
   /**
    * Before the first init of an actor with partners on other nodes in this process: their copies
    * are fetched for its restore, once (a restart while it is under way waits for the same fetch;
-   * later ones restore locally: the copies fetched are still candidates until a restore used them,
-   * and this process takes the newest snapshots from then on).
+   * later ones restore locally: the copies fetched stay candidates, and this process takes the
+   * newer snapshots from then on).
    */
   prefetch(cell: ActorCell, slot: SnapshotSlot): Promise<void> | undefined {
     if (slot.fetching !== null) return slot.fetching;
@@ -415,7 +416,15 @@ export class Snapshots {
     if (store !== null) rows.push(...store.own(path, 1), ...store.replicas(path));
     const received = this.remote.heldCopy(path);
     if (received !== undefined) rows.push(received);
-    return rows.sort((a, b) => b.seq - a.seq).slice(0, 4);
+    // A received copy is also in the store: each (holder, seq) once.
+    const seen = new Set<string>();
+    const unique = rows.filter((row) => {
+      const key = `${row.holder}\u0000${row.seq}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+    return unique.sort((a, b) => b.seq - a.seq).slice(0, 4);
   }
 
   /** `node` was heard from (again): it gets the newest replica of each actor partnered with it. */
