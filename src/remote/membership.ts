@@ -20,6 +20,9 @@ import { ALL_HEARTBEATS, decode, encode, heartbeatSubject, helloSubject } from '
 /** A heartbeat: [node, 0 (alive) or 1 (goodbye: shutting down), the process's instance id]. */
 type Heartbeat = [string, 0 | 1, string];
 
+/** How many nodes known to be down are remembered. */
+const MAX_DOWN_NODES = 1024;
+
 /** What membership needs of its node. */
 export interface MembershipHost {
   readonly log: Logger;
@@ -180,6 +183,9 @@ export class Membership {
     this.instances.delete(node);
     if (this.downNodes.has(node)) return;
     this.downNodes.add(node);
+    // Bounded (per-pod names come and go): the oldest down node is forgotten; a tell to it then
+    // leaves unseen, an ask still fails at once (no responders).
+    if (this.downNodes.size > MAX_DOWN_NODES) this.downNodes.delete(this.downNodes.values().next().value as string);
     this.host.log.warn({ node, why }, `node ${node} is down (${why})`);
     const waiting = this.waiting.get(node);
     if (waiting !== undefined) {
@@ -196,7 +202,10 @@ export class Membership {
     if (waiting === undefined) this.waiting.set(node, (waiting = new Set()));
     const set = waiting;
     set.add(whenDown);
-    return () => set.delete(whenDown);
+    return () => {
+      set.delete(whenDown);
+      if (set.size === 0 && this.waiting.get(node) === set) this.waiting.delete(node);
+    };
   }
 
   /** A node never heard from gets downAfterMs from now to show up (this node always lives). */
