@@ -157,6 +157,25 @@ export class ActorRef<M = unknown> {
   }
 
   /**
+   * Its breaker's state (undefined until its first ask creates one, or with `breaker: false`); for
+   * an actor on another node, the state its latest reply told, for a second. What a router reads
+   * to skip an open one, as pools do.
+   *
+   * @example
+   * ```ts
+   * const usable = venues.filter((ref) => ref.alive && ref.breakerState !== 'open');
+   * ```
+   */
+  get breakerState(): BreakerState | undefined {
+    return this.target.breakerState;
+  }
+
+  /** Messages waiting in its mailbox, plus one being handled asynchronously; for an actor on another node, asks from here not yet answered. */
+  get load(): number {
+    return this.target.load;
+  }
+
+  /**
    * Enqueues `message`; returns false when it was not accepted (actor stopped, mailbox full),
    * in which case it went to dead letters. Never runs the receiver in the caller's stack.
    * A bad `options` (an unknown key, priority 7) throws ConfigError.

@@ -143,6 +143,21 @@ describe('spawn, tell, ask', () => {
   });
 });
 
+describe('what a ref shows a router', () => {
+  it('reads its load (messages waiting) and its breaker state (none until the first ask)', async () => {
+    const system = await startSystem();
+    const ref = system.spawn(Counter, { breaker: { failureThreshold: 1, resetTimeoutMs: 60_000 } });
+    expect([ref.load, ref.breakerState]).toEqual([0, undefined]);
+    ref.tell({ type: 'add', n: 1 });
+    ref.tell({ type: 'add', n: 1 });
+    expect(ref.load).toBe(2); // not handled yet: never in the sender's stack
+    expect(await ref.ask({ type: 'get' })).toBe(2);
+    expect([ref.load, ref.breakerState]).toEqual([0, 'closed']);
+    await expect(ref.ask({ type: 'boom' })).rejects.toBeInstanceOf(ActorStoppedError);
+    expect(ref.breakerState).toBe('open');
+  });
+});
+
 describe('receiveBatch', () => {
   it('delivers consecutive tells of one priority in batches of at most batchSize', async () => {
     const system = await startSystem();

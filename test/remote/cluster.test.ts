@@ -257,16 +257,16 @@ describe('two nodes in one process', () => {
     const [a, b] = [await node('a'), await node('b')];
     b.spawn(Counter, { name: 'counter', breaker: { failureThreshold: 1, resetTimeoutMs: 60_000 } });
     const counter = a.remote<CounterMsg>('b', '/counter');
-    expect(counter.target.breakerState).toBeUndefined();
+    expect(counter.breakerState).toBeUndefined();
     expect(await counter.ask({ type: 'get' })).toBe(0);
-    expect(counter.target.breakerState).toBe('closed');
+    expect(counter.breakerState).toBe('closed');
     await expect(counter.ask({ type: 'crash' })).rejects.toMatchObject({ code: 'ACTOR_STOPPED' });
     await expect(counter.ask({ type: 'get' })).rejects.toMatchObject({ code: 'CIRCUIT_OPEN' });
-    expect(counter.target.breakerState).toBe('open');
+    expect(counter.breakerState).toBe('open');
     const slow = counter.ask({ type: 'sleep', ms: 100 }).catch(() => 'refused');
-    expect(counter.target.load).toBe(1);
+    expect(counter.load).toBe(1);
     await slow;
-    expect(counter.target.load).toBe(0);
+    expect(counter.load).toBe(0);
   });
 
   it('publish reaches subscribers on every node, once each', async () => {
