@@ -70,7 +70,7 @@ export class SnapshotSlot implements LifecycleHooks {
   /** Why the last snapshot that settled with -1 was not taken (for a checkpoint's outcome). */
   failure = '';
 
-  /** Copies fetched from the remote partners' nodes, candidates of every restore in this process. */
+  /** Copies fetched from the remote partners' nodes: restore candidates until its own first snapshot is committed. */
   fetched: Array<{ node: string; row: SnapshotRow }> | null = null;
   /** The fetch in progress (restarts meanwhile wait for it), and whether one was made. */
   fetching: Promise<void> | null = null;
@@ -315,7 +315,10 @@ export class Snapshots {
     try {
       this.storeOrThrow().writeBatch(rows, this.keep);
       this.metrics.written += rows.length;
-      for (const w of waiters) w.resolve(w.seq);
+      for (const w of waiters) {
+        w.slot.fetched = null; // its own snapshot is committed: newer than any copy fetched
+        w.resolve(w.seq);
+      }
     } catch (error) {
       // A failed write loses no running state; the actors keep going and try again next time.
       this.metrics.failed += rows.length;
@@ -359,8 +362,8 @@ export class Snapshots {
     // Copies from other nodes: received here as their partner, and fetched from this actor's partners.
     const received = this.remote.heldCopy(cell.path);
     if (received !== undefined) candidates.push({ row: received, source: 'replica' });
-    // Kept after use: until this process snapshots the actor, they stay its newest copies (a crash
-    // before its first snapshot must not take it back to init).
+    // Kept after use until this process commits a snapshot of the actor (a crash before that must
+    // not take it back to init).
     for (const { node, row } of slot.fetched ?? []) candidates.push({ row, source: 'replica', node });
     // Newest first; for one seq prefer memory (no I/O), then own, then a persisted replica.
     const rank = { 'partner-memory': 0, own: 1, replica: 2 };

@@ -116,13 +116,15 @@ describe('partners on other nodes', () => {
       // The standby: watches the work on k, and starts it here, under the same path, when k is down.
       const Standby = defineActor<null, ActorRef>({
         init: () => null,
-        receive: (_s, ref, ctx) => ctx.watch(ref),
+        receive: (_s, ref, ctx) => {
+          ctx.watch(ref);
+          ctx.reply(true);
+        },
         onSignal: (_s, down: DownSignal) => {
           if (down.reason === 'nodedown') t.spawn(Account, { name: 'account', snapshot: { everyMessages: 1 } });
         },
       });
-      t.spawn(Standby, { name: 'standby' }).tell(remote as ActorRef);
-      await new Promise((r) => setTimeout(r, 100));
+      await t.spawn(Standby, { name: 'standby' }).ask(remote as ActorRef); // watching
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGKILL');
       await exited;
