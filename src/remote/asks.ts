@@ -50,8 +50,8 @@ export interface AsksHost {
   onDown(node: string, whenDown: () => void): () => void;
   /** Sends the tells queued for `node` (an ask must not overtake them). */
   flushTells(node: string): void;
-  /** The most bytes one NATS message may carry. */
-  readonly maxPayload: number;
+  /** MessageTooLargeError unless `bytes` for `path` fit in one NATS message. */
+  checkSize(path: string, bytes: number): void;
 }
 
 export class RemoteAsks {
@@ -127,8 +127,7 @@ export class RemoteAsks {
     let data: Uint8Array;
     try {
       data = encode(reply);
-      const limit = this.host.maxPayload - 256;
-      if (data.byteLength > limit) throw new MessageTooLargeError(path, data.byteLength, limit);
+      this.host.checkSize(path, data.byteLength);
     } catch (error) {
       const why =
         error instanceof MessageTooLargeError
@@ -176,8 +175,7 @@ export class RemoteAsks {
       }
       if (signal !== undefined) cancelId = this.nextCancelId++;
       data = encode(cancelId === 0 ? ([message, priority, timeoutMs, 0] satisfies AskRequest) : [message, priority, timeoutMs, cancelId, this.node]);
-      const limit = this.host.maxPayload - 256;
-      if (data.byteLength > limit) throw new MessageTooLargeError(target.path, data.byteLength, limit);
+      this.host.checkSize(target.path, data.byteLength);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import type { DeadLetters } from '../core/dead-letters.js';
 import type { ActorRef, AskOptions, RemoteWatcher, Target } from '../core/ref.js';
 import type { BreakerState } from '../resilience/breaker.js';
-import { ClusterUnreachableError, MessageTooLargeError } from '../util/errors.js';
+import { ClusterUnreachableError } from '../util/errors.js';
 import { RemoteAsks } from './asks.js';
 import { listener } from './listen.js';
 import { Membership } from './membership.js';
@@ -73,10 +73,9 @@ export class Cluster {
     options: ResolvedCluster,
   ) {
     this.watches = new RemoteWatches(options.node, nc, host);
-    const outbox = new Outbox(nc, (tells, error) => {
+    this.outbox = new Outbox(nc, (tells, error) => {
       for (const [path, message] of tells) host.deadLetters.record(path, message, 'undeliverable', error);
     });
-    this.outbox = outbox;
     this.membership = new Membership(
       nc,
       {
@@ -100,9 +99,7 @@ export class Cluster {
       isDown: (node) => this.membership.isDown(node),
       onDown: (node, whenDown) => this.membership.onDown(node, whenDown),
       flushTells: (node) => this.outbox.flush(node),
-      get maxPayload() {
-        return outbox.maxPayload;
-      },
+      checkSize: (path, bytes) => this.outbox.checkSize(path, bytes, false),
     });
     this.replicas = new ReplicaLink(options.node, nc, host.replicas, host.log, Math.min(1000, options.downAfterMs), (node) => this.membership.isDown(node));
   }
@@ -222,9 +219,7 @@ export class Cluster {
     let frame: Uint8Array;
     try {
       frame = encode([target.path, message, priority] satisfies TellFrame);
-      // Room for the batch's framing and the protocol line: what cannot travel is refused here.
-      const limit = this.outbox.maxPayload - 4 - 256;
-      if (frame.byteLength > limit) throw new MessageTooLargeError(target.path, frame.byteLength, limit);
+      this.outbox.checkSize(target.path, frame.byteLength, true);
     } catch (error) {
       this.host.deadLetters.record(target.path, message, 'undeliverable', error);
       return false;

@@ -40,7 +40,7 @@ export function isNodeName(node: unknown): node is string {
 
 /** A node name, as the cluster and `system.remote(node, …)` take it. */
 export function checkNodeName(option: string, node: unknown): string {
-  if (typeof node !== 'string' || !NODE_NAME.test(node)) {
+  if (!isNodeName(node)) {
     throw new ConfigError(option, `must be a non-empty string of letters, digits, '_' and '-' (got ${show(node)})`);
   }
   return node;

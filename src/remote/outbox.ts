@@ -14,10 +14,15 @@
  * Wire format: frames of [u32 length][msgpack of [path, message, priority]], back to back.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
+import { MessageTooLargeError } from '../util/errors.js';
 import { tellsSubject } from './wire.js';
 
 /** A batch leaves once it holds this much, without waiting for the end of the turn. */
 const MAX_BATCH_BYTES = 256 * 1024;
+/** Each frame's length prefix. */
+const FRAME_HEADER = 4;
+/** Room kept in a message for the protocol line and the subject. */
+const PROTOCOL_ROOM = 256;
 
 interface Batch {
   frames: Uint8Array[];
@@ -41,18 +46,27 @@ export class Outbox {
     return this.nc.info?.max_payload ?? 1024 * 1024;
   }
 
+  /**
+   * MessageTooLargeError unless `bytes` for `path` fit in one NATS message on this connection
+   * (`framed`: as a tell, inside a batch): what cannot travel is refused at the call.
+   */
+  checkSize(path: string, bytes: number, framed: boolean): void {
+    const limit = this.maxPayload - PROTOCOL_ROOM - (framed ? FRAME_HEADER : 0);
+    if (bytes > limit) throw new MessageTooLargeError(path, bytes, limit);
+  }
+
   /** Queues one encoded tell (of `message` to `path`) for `node`; the frame must fit in one message. */
   add(node: string, frame: Uint8Array, path: string, message: unknown): void {
     const limit = Math.min(MAX_BATCH_BYTES, this.maxPayload);
     let batch = this.batches.get(node);
-    if (batch !== undefined && batch.bytes + frame.byteLength + 4 > limit) {
+    if (batch !== undefined && batch.bytes + frame.byteLength + FRAME_HEADER > limit) {
       this.flush(node);
       batch = undefined;
     }
     if (batch === undefined) this.batches.set(node, (batch = { frames: [], tells: [], bytes: 0 }));
     batch.frames.push(frame);
     batch.tells.push([path, message]);
-    batch.bytes += frame.byteLength + 4;
+    batch.bytes += frame.byteLength + FRAME_HEADER;
     if (batch.bytes >= limit) this.flush(node);
     else if (!this.scheduled) {
       this.scheduled = true;
@@ -71,8 +85,8 @@ export class Outbox {
     let at = 0;
     for (const frame of batch.frames) {
       view.setUint32(at, frame.byteLength);
-      data.set(frame, at + 4);
-      at += frame.byteLength + 4;
+      data.set(frame, at + FRAME_HEADER);
+      at += frame.byteLength + FRAME_HEADER;
     }
     try {
       this.nc.publish(tellsSubject(node), data);
@@ -92,11 +106,11 @@ export function framesOf(data: Uint8Array): Uint8Array[] {
   const frames: Uint8Array[] = [];
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   let at = 0;
-  while (at + 4 <= data.byteLength) {
+  while (at + FRAME_HEADER <= data.byteLength) {
     const length = view.getUint32(at);
-    if (at + 4 + length > data.byteLength) break;
-    frames.push(data.subarray(at + 4, at + 4 + length));
-    at += 4 + length;
+    if (at + FRAME_HEADER + length > data.byteLength) break;
+    frames.push(data.subarray(at + FRAME_HEADER, at + FRAME_HEADER + length));
+    at += FRAME_HEADER + length;
   }
   return frames;
 }

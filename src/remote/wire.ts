@@ -83,47 +83,36 @@ export function eventSubject(topic: string): string {
   return `${PREFIX}.event.${topic.split('.').map(token).join('.')}`;
 }
 
-/** The subject `node`'s heartbeats (and its goodbye) travel on. */
-export function heartbeatSubject(node: string): string {
-  return `${PREFIX}.node.${node}`;
+/** The subjects of one kind of message addressed to a node: `genesis.<kind>.<node>`. */
+function perNode(kind: string): (node: string) => string {
+  return (node) => `${PREFIX}.${kind}.${node}`;
 }
 
-export const ALL_HEARTBEATS = `${PREFIX}.node.*`;
+/** The subject `node`'s heartbeats (and its goodbye) travel on. */
+export const heartbeatSubject = perNode('node');
+
+export const ALL_HEARTBEATS = heartbeatSubject('*');
 
 /** The subject the process that is node `node` answers on: a node joining under a taken name is refused. */
-export function helloSubject(node: string): string {
-  return `${PREFIX}.hello.${node}`;
-}
+export const helloSubject = perNode('hello');
 
 /** The subject batches of tells to `node`'s actors travel on. */
-export function tellsSubject(node: string): string {
-  return `${PREFIX}.tells.${node}`;
-}
+export const tellsSubject = perNode('tells');
 
 /** The subject other nodes ask `node` on to watch its actors. */
-export function watchSubject(node: string): string {
-  return `${PREFIX}.watch.${node}`;
-}
+export const watchSubject = perNode('watch');
 
 /** The subject `node` is told on that an actor it watches elsewhere has stopped. */
-export function downSubject(node: string): string {
-  return `${PREFIX}.down.${node}`;
-}
+export const downSubject = perNode('down');
 
 /** The subject cancellations of asks to `node`'s actors are sent on. */
-export function cancelSubject(node: string): string {
-  return `${PREFIX}.cancel.${node}`;
-}
+export const cancelSubject = perNode('cancel');
 
 /** The subject replica rows for partners on `node` are sent on. */
-export function replicaSubject(node: string): string {
-  return `${PREFIX}.replica.${node}`;
-}
+export const replicaSubject = perNode('replica');
 
 /** The subject `node` answers on with the snapshot copies it holds of a path. */
-export function fetchSubject(node: string): string {
-  return `${PREFIX}.fetch.${node}`;
-}
+export const fetchSubject = perNode('fetch');
 
 export const ALL_EVENTS = `${PREFIX}.event.>`;
 
