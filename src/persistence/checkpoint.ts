@@ -6,11 +6,7 @@
 import type { ActorCell } from '../core/cell.js';
 import type { Clock } from '../util/clock.js';
 import { CheckpointError, TimeoutError } from '../util/errors.js';
-import type { CheckpointOutcome, Snapshots, SnapshotSlot } from './snapshots.js';
-
-function slotOf(cell: ActorCell): SnapshotSlot {
-  return cell.hooks as SnapshotSlot;
-}
+import { type CheckpointOutcome, type Snapshots, slotOf } from './snapshots.js';
 
 /**
  * system.checkpoint(): the seq of each cell's snapshot by path, or CheckpointError naming the

@@ -110,7 +110,8 @@ export class SnapshotSlot implements LifecycleHooks {
   }
 }
 
-function slotOf(cell: ActorCell): SnapshotSlot {
+/** The snapshot slot of a cell spawned with `snapshot` or `partners`. */
+export function slotOf(cell: ActorCell): SnapshotSlot {
   return cell.hooks as SnapshotSlot;
 }
 
