@@ -2,8 +2,6 @@
  * Scale-out over a real nats-server (started here on a free loopback port): two nodes in this
  * process, then a node in a child process that is killed. Nothing is mocked.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -23,6 +21,7 @@ import {
 } from '../../src/index.js';
 import { encode } from '../../src/remote/wire.js';
 import { startSystem, until } from '../helpers.js';
+import { startChildNode } from './child-node.js';
 import { freePort, type NatsServer, startNatsServer } from '../../supervisors/cluster-nats.js';
 
 type CounterMsg = { type: 'add'; n: number } | { type: 'get' } | { type: 'crash' } | { type: 'mute' } | { type: 'sleep'; ms: number } | { type: 'deadline' };
@@ -465,14 +464,10 @@ describe('node failure detection', () => {
 });
 
 describe('a node in another process', () => {
-  const CHILD = new URL('./node-child.ts', import.meta.url).pathname;
-
   it('serves asks, tells and events across processes; killed, its asks fail fast with NodeDownError', async () => {
-    const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CHILD, nats.url, 'b'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const { child, lines, ready, kill } = startChildNode(nats.url, 'b');
     try {
-      const lines: string[] = [];
-      createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
-      await until(() => lines.includes('ready'), 15_000);
+      await ready;
       const a = await node('a');
       const echo = a.remote('b', '/echo');
       expect(await echo.ask({ hello: [1, 2] })).toEqual({ node: 'b', echo: { hello: [1, 2] } });
@@ -504,17 +499,12 @@ describe('a node in another process', () => {
       expect(error).toBeInstanceOf(NodeDownError);
       expect(error).toMatchObject({ code: 'NODE_DOWN', node: 'b', path: '/echo' });
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      kill();
     }
   }, 30_000);
 
   it('replaced by a new process sooner than downAfterMs: watchers get down (nodedown) at its first heartbeat', async () => {
-    const start = () => {
-      const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CHILD, nats.url, 'd'], { stdio: ['ignore', 'pipe', 'inherit'] });
-      const lines: string[] = [];
-      createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
-      return { child, ready: until(() => lines.includes('ready'), 15_000) };
-    };
+    const start = () => startChildNode(nats.url, 'd');
     const first = start();
     let second: ReturnType<typeof start> | undefined;
     try {
@@ -536,16 +526,15 @@ describe('a node in another process', () => {
       // The new process serves under the name from then on.
       expect(await echo.ask('again')).toEqual({ node: 'd', echo: 'again' });
     } finally {
-      for (const c of [first.child, second?.child]) if (c !== undefined && c.exitCode === null) c.kill('SIGKILL');
+      first.kill();
+      second?.kill();
     }
   }, 40_000);
 
   it('a watcher on a node that was paused past downAfterMs still gets down once it is back', async () => {
-    const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CHILD, nats.url, 'p'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const { child, lines, ready, kill } = startChildNode(nats.url, 'p');
     try {
-      const lines: string[] = [];
-      createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
-      await until(() => lines.includes('ready'), 15_000);
+      await ready;
       const a = await node('a'); // downAfterMs 1000
       const x = a.spawn(Counter, { name: 'x' });
       a.remote('p', '/watcher').tell(['a', '/x']);
@@ -562,16 +551,14 @@ describe('a node in another process', () => {
       await until(() => lines.some((l) => l.startsWith('down /x')), 5000);
       expect(lines.filter((l) => l.startsWith('down '))).toEqual(['down /x normal']);
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      kill();
     }
   }, 40_000);
 
   it('killed (SIGKILL): watchers get down (nodedown) within downAfterMs, asks in flight fail then', async () => {
-    const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CHILD, nats.url, 'c'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const { child, ready, kill } = startChildNode(nats.url, 'c');
     try {
-      const lines: string[] = [];
-      createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
-      await until(() => lines.includes('ready'), 15_000);
+      await ready;
       const a = await node('a'); // downAfterMs 1000 by default
       const echo = a.remote('c', '/echo');
       expect(await echo.ask('hi')).toEqual({ node: 'c', echo: 'hi' });
@@ -593,7 +580,7 @@ describe('a node in another process', () => {
       await expect(echo.ask('anyone?', { timeoutMs: 5000 })).rejects.toBeInstanceOf(NodeDownError);
       expect(performance.now() - started).toBeLessThan(100);
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      kill();
     }
   }, 30_000);
 });

@@ -8,12 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { type ActorRef, type ActorSystem, ConfigError, type DownSignal, defineActor } from '../../src/index.js';
 import { encode } from '../../src/remote/wire.js';
 import { type NatsServer, startNatsServer } from '../../supervisors/cluster-nats.js';
 import { startSystem, until } from '../helpers.js';
+import { startChildNode } from './child-node.js';
 
 type Msg = { add: number } | 'get';
 
@@ -30,8 +29,6 @@ const Account = defineActor<number, Msg>({
 
 /** A partner: it does nothing itself; the copies it holds are the runtime's. */
 const Replica = defineActor<null, never>({ init: () => null, receive() {} });
-
-const CHILD = new URL('./node-child.ts', import.meta.url).pathname;
 
 let nats: NatsServer;
 
@@ -102,11 +99,9 @@ describe('partners on other nodes', () => {
   });
 
   it('a standby on a surviving node restarts the work there from the replica once its node is killed', async () => {
-    const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CHILD, nats.url, 'k', 'partner=t'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const { child, ready, kill } = startChildNode(nats.url, 'k', 'partner=t');
     try {
-      const lines: string[] = [];
-      createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
-      await until(() => lines.includes('ready'), 15_000);
+      await ready;
       const t = await node('t');
       t.spawn(Replica, { name: 'replica' });
       const remote = t.remote<Msg | number>('k', '/account');
@@ -131,7 +126,7 @@ describe('partners on other nodes', () => {
       await until(() => t.lookup('/account') !== undefined, 5000);
       expect(await t.lookup('/account')!.ask('get')).toBe(42);
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      kill();
     }
   }, 30_000);
 
